@@ -1,0 +1,41 @@
+# scepgate: make run starts the server, make test runs every test.
+GO      ?= go
+BIN     := bin
+PKGS    := ./...
+export CGO_ENABLED := 1
+
+.PHONY: run build test test-deps generate lint check bench clean
+
+## run: start the server on the embedded SQLite default (data in ./data, port 8080)
+run: build
+	$(BIN)/scepgate serve
+
+## build: compile scepgate into bin/
+build:
+	$(GO) build -o $(BIN)/scepgate ./cmd/scepgate
+
+## test: run all tests with the race detector (installs or names what they need)
+test: test-deps
+	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+
+## test-deps: make sure the outside programs the tests use are here
+test-deps:
+	@./scripts/test-deps.sh
+
+## generate: regenerate templ components (the output is committed)
+generate:
+	$(GO) tool templ generate
+
+## lint: formatting, vet, staticcheck, and generated files up to date
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet $(PKGS)
+	$(GO) tool staticcheck $(PKGS)
+	$(GO) tool templ generate
+	git diff --exit-code -- views
+
+## check: lint and test, as CI does
+check: lint test
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,289 @@
+// Package enroll is the enrollment and challenge workflow: which password
+// authorises which enrollment, what gets issued, what gets recorded. It
+// knows neither HTTP nor SQL.
+package enroll
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/scepgate/scepgate/model"
+	"github.com/scepgate/scepgate/pki"
+)
+
+// Store is what the workflow needs from storage.
+type Store interface {
+	ConfigVersion(ctx context.Context) (int64, error)
+	LoadConfig(ctx context.Context) (*model.Config, error)
+	ActiveAuthorities(ctx context.Context) (ca, ra *model.Authority, err error)
+	CreateRegistration(ctx context.Context, r *model.Registration) error
+	FindRegistrationsByChallenge(ctx context.Context, hash string) ([]model.Registration, error)
+	RecordEnrollmentFailure(ctx context.Context, id int64, reason string, audit *model.AuditEvent) error
+	CompleteEnrollment(ctx context.Context, regID int64, cert *model.Certificate, audit *model.AuditEvent) error
+	AddAuditEvent(ctx context.Context, e *model.AuditEvent) error
+}
+
+// Service runs enrollments.
+type Service struct {
+	store Store
+	mk    *pki.MasterKey
+	now   func() time.Time
+	rand  io.Reader
+	log   *slog.Logger
+	snaps *snapshots
+}
+
+// Options configure a Service; zero values take the defaults.
+type Options struct {
+	Now    func() time.Time
+	Rand   io.Reader
+	Logger *slog.Logger
+	// ConfigCheckInterval bounds how stale cached settings may be.
+	ConfigCheckInterval time.Duration
+}
+
+// NewService returns a Service over store, opening keys with mk.
+func NewService(store Store, mk *pki.MasterKey, o Options) *Service {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Rand == nil {
+		o.Rand = rand.Reader
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.ConfigCheckInterval == 0 {
+		o.ConfigCheckInterval = time.Second
+	}
+	return &Service{
+		store: store, mk: mk, now: o.Now, rand: o.Rand, log: o.Logger,
+		snaps: &snapshots{store: store, mk: mk, now: o.Now, interval: o.ConfigCheckInterval},
+	}
+}
+
+// Snapshot returns the current configuration and key material.
+func (s *Service) Snapshot(ctx context.Context) (*Snapshot, error) {
+	return s.snaps.get(ctx)
+}
+
+// Rand returns the service's source of randomness.
+func (s *Service) Rand() io.Reader { return s.rand }
+
+// ConfigChanged makes the next request reload settings at once.
+func (s *Service) ConfigChanged() { s.snaps.invalidate() }
+
+// Enrollment is one certificate request arriving at a SCEP handler.
+type Enrollment struct {
+	Handler       *model.Handler
+	CSR           *x509.CertificateRequest
+	Challenge     string
+	TransactionID string
+	ClientAddr    string
+}
+
+// Refusal is an enrollment the policy refuses: a bad, used or missing
+// password, or a CSR outside its procedure. Reason is safe to show.
+type Refusal struct{ Reason string }
+
+func (r *Refusal) Error() string { return r.Reason }
+
+func refuse(format string, args ...any) *Refusal {
+	return &Refusal{Reason: fmt.Sprintf(format, args...)}
+}
+
+// Enroll authorises e by its challenge password, issues its certificate,
+// and records both in one transaction. It returns the certificate followed,
+// when the token procedure stores all issuer certificates, by the CA chain.
+// A *Refusal error means the request is answered with a FAILURE.
+func (s *Service) Enroll(ctx context.Context, snap *Snapshot, e *Enrollment) ([]*x509.Certificate, error) {
+	tp, cp, err := snap.Procedures(e.Handler)
+	if err != nil {
+		return nil, &Refusal{Reason: model.ErrorMessage(err)}
+	}
+	reg, err := s.authorise(ctx, e, tp, cp)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	cert, err := snap.Authority.Issue(e.CSR, cp, now, s.rand)
+	if err != nil {
+		if model.ErrorCode(err) == model.EINVALID {
+			return nil, s.fail(ctx, reg, e, model.ErrorMessage(err))
+		}
+		return nil, err
+	}
+	pkSum := sha256.Sum256(e.CSR.RawSubjectPublicKeyInfo)
+	rec := &model.Certificate{
+		Serial:                 strings.ToLower(cert.SerialNumber.Text(16)),
+		Subject:                cert.Subject.String(),
+		DNSNames:               strings.Join(cert.DNSNames, ","),
+		NotBefore:              cert.NotBefore.UTC(),
+		NotAfter:               cert.NotAfter.UTC(),
+		DER:                    cert.Raw,
+		CSR:                    e.CSR.Raw,
+		State:                  model.CertActive,
+		HandlerID:              &e.Handler.ID,
+		CertificateProcedureID: &cp.ID,
+		TransactionID:          e.TransactionID,
+		PublicKeySHA256:        hex.EncodeToString(pkSum[:]),
+	}
+	audit := &model.AuditEvent{
+		Actor: "scep:" + e.Handler.Name, Action: "certificate.issue", ClientAddr: e.ClientAddr,
+		Target: "certificate " + rec.Serial,
+		Detail: fmt.Sprintf("subject %q, registration %d, transaction %s", rec.Subject, reg.ID, e.TransactionID),
+	}
+	if err := s.store.CompleteEnrollment(ctx, reg.ID, rec, audit); err != nil {
+		if model.ErrorCode(err) == model.ECONFLICT {
+			return nil, &Refusal{Reason: model.ErrorMessage(err)}
+		}
+		return nil, err
+	}
+	s.log.Info("certificate issued", "serial", rec.Serial, "subject", rec.Subject,
+		"handler", e.Handler.Name, "registration", reg.ID, "transaction", e.TransactionID)
+	certs := []*x509.Certificate{cert}
+	if tp.IssuerCertificates == model.IssuerCertsStoreAll {
+		certs = append(certs, snap.Authority.CAChain()...)
+	}
+	return certs, nil
+}
+
+// authorise finds the open registration that e's challenge password
+// unlocks at its handler.
+func (s *Service) authorise(ctx context.Context, e *Enrollment, tp *model.TokenProcedure, cp *model.CertificateProcedure) (*model.Registration, error) {
+	if e.Challenge == "" {
+		return nil, refuse("The request carries no challenge password.")
+	}
+	regs, err := s.store.FindRegistrationsByChallenge(ctx, s.mk.ChallengeHash(e.Challenge))
+	if err != nil {
+		return nil, err
+	}
+	wantKind := model.RegistrationPre
+	if cp.Format == model.FormatNDESDynamic {
+		wantKind = model.RegistrationNDES
+	}
+	var reg *model.Registration
+	for i := range regs {
+		r := &regs[i]
+		if r.Kind != wantKind {
+			continue
+		}
+		if wantKind == model.RegistrationPre && (r.TokenProcedureID == nil || *r.TokenProcedureID != tp.ID) {
+			continue
+		}
+		if reg == nil || (r.Usable(s.now()) && !reg.Usable(s.now())) {
+			reg = r
+		}
+	}
+	if reg == nil {
+		if len(regs) > 0 {
+			other := &regs[0]
+			msg := "The challenge password is not valid at this handler."
+			if other.Kind == model.RegistrationPre && wantKind == model.RegistrationNDES {
+				msg = "A pre-registration password cannot be used at an NDES request handler. Ask the help desk for an NDES password."
+			} else if other.Kind == model.RegistrationNDES && wantKind == model.RegistrationPre {
+				msg = "An NDES password can only be used at an NDES request handler."
+			}
+			return nil, s.fail(ctx, other, e, msg)
+		}
+		return nil, refuse("The challenge password is not known. Check it, or ask for a new one.")
+	}
+	now := s.now()
+	switch {
+	case reg.State == model.StateUsed || reg.UsedAt != nil:
+		return nil, s.fail(ctx, reg, e, "The challenge password has already been used. Ask for a new one.")
+	case reg.State == model.StateCancelled:
+		return nil, s.fail(ctx, reg, e, "The registration was cancelled.")
+	case reg.State == model.StateExpired || !now.Before(reg.ExpiresAt):
+		return nil, s.fail(ctx, reg, e, "The challenge password has expired. Ask for a new one.")
+	case reg.State != model.StateOpen:
+		return nil, s.fail(ctx, reg, e, fmt.Sprintf("The registration is %s.", reg.State))
+	}
+	if reg.SubjectCN != "" && e.CSR.Subject.CommonName != reg.SubjectCN {
+		return nil, s.fail(ctx, reg, e, fmt.Sprintf("The CSR's common name %q is not the registered %q.", e.CSR.Subject.CommonName, reg.SubjectCN))
+	}
+	if reg.DNSName != "" && !slices.Contains(e.CSR.DNSNames, reg.DNSName) {
+		return nil, s.fail(ctx, reg, e, fmt.Sprintf("The CSR does not name the registered DNS name %q.", reg.DNSName))
+	}
+	return reg, nil
+}
+
+// fail records on reg why e was refused and returns the Refusal.
+func (s *Service) fail(ctx context.Context, reg *model.Registration, e *Enrollment, reason string) error {
+	audit := &model.AuditEvent{
+		Actor: "scep:" + e.Handler.Name, Action: "enrollment.refuse", ClientAddr: e.ClientAddr,
+		Target: fmt.Sprintf("registration %d", reg.ID), Detail: reason,
+	}
+	if err := s.store.RecordEnrollmentFailure(ctx, reg.ID, reason, audit); err != nil {
+		s.log.Error("record enrollment failure", "registration", reg.ID, "err", err)
+	}
+	return &Refusal{Reason: reason}
+}
+
+// PreRegistration asks for a registration that authorises one enrollment
+// at the handlers of a token procedure.
+type PreRegistration struct {
+	TokenProcedure string
+	Password       string
+	SubjectCN      string
+	DNSName        string
+	ValidFor       time.Duration
+	RequestedBy    string
+	ClientAddr     string
+}
+
+// AddPreRegistration creates the registration p asks for.
+func (s *Service) AddPreRegistration(ctx context.Context, p PreRegistration) (*model.Registration, error) {
+	snap, err := s.Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tp, ok := snap.TokenProcedureByName(p.TokenProcedure)
+	if !ok {
+		return nil, model.Errorf(model.ENOTFOUND, "There is no token procedure named %q.", p.TokenProcedure)
+	}
+	if len(p.Password) < 8 {
+		return nil, model.Errorf(model.EINVALID, "The password must be at least 8 characters long.")
+	}
+	if p.ValidFor <= 0 {
+		return nil, model.Errorf(model.EINVALID, "The validity must be positive, such as 24h or 168h.")
+	}
+	now := s.now().UTC()
+	r := &model.Registration{
+		Kind:             model.RegistrationPre,
+		State:            model.StateOpen,
+		TokenProcedureID: &tp.ID,
+		ChallengeHash:    s.mk.ChallengeHash(p.Password),
+		SubjectCN:        p.SubjectCN,
+		DNSName:          p.DNSName,
+		RequestedBy:      p.RequestedBy,
+		ClientAddr:       p.ClientAddr,
+		CreatedAt:        now,
+		ExpiresAt:        now.Add(p.ValidFor),
+	}
+	if err := s.store.CreateRegistration(ctx, r); err != nil {
+		return nil, err
+	}
+	err = s.store.AddAuditEvent(ctx, &model.AuditEvent{
+		Actor: p.RequestedBy, Action: "registration.create", ClientAddr: p.ClientAddr,
+		Target: fmt.Sprintf("registration %d", r.ID),
+		Detail: fmt.Sprintf("pre-registration for token procedure %q, subject %q, expires %s", tp.Name, p.SubjectCN, r.ExpiresAt.Format(time.RFC3339)),
+	})
+	return r, err
+}
+
+// IsRefusal reports whether err is a policy refusal.
+func IsRefusal(err error) bool {
+	var r *Refusal
+	return errors.As(err, &r)
+}

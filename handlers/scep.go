@@ -1,0 +1,218 @@
+// Package handlers translates between HTTP and the domain: the SCEP
+// protocol, the NDES challenge page, the admin portal and the JSON API.
+package handlers
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	"github.com/scepgate/scepgate/enroll"
+	"github.com/scepgate/scepgate/model"
+	"github.com/scepgate/scepgate/pki"
+	"github.com/smallstep/scep"
+)
+
+// MaxSCEPMessage caps a PKIOperation body (RFC 8894 messages are a few KiB).
+const MaxSCEPMessage = 2 << 20
+
+// SCEP content types (RFC 8894, section 4).
+const (
+	contentTypeCACert   = "application/x-x509-ca-cert"
+	contentTypeCARACert = "application/x-x509-ca-ra-cert"
+	contentTypePKI      = "application/x-pki-message"
+)
+
+// SCEPService is what the SCEP handler needs from the enrollment workflow.
+type SCEPService interface {
+	Snapshot(ctx context.Context) (*enroll.Snapshot, error)
+	Enroll(ctx context.Context, snap *enroll.Snapshot, e *enroll.Enrollment) ([]*x509.Certificate, error)
+	Rand() io.Reader
+}
+
+// SCEP serves the SCEP protocol for every handler of format scep.
+type SCEP struct {
+	Service SCEPService
+	Log     *slog.Logger
+	// NDES serves handlers of format scep-ndes found under the same prefix;
+	// nil answers them with 404.
+	NDES func(c echo.Context, snap *enroll.Snapshot, h *model.Handler) error
+}
+
+// Serve handles "GET|POST /pgwy/scep" and "GET|POST /pgwy/scep/*": it picks
+// the handler from the path and the operation from the query.
+func (s *SCEP) Serve(c echo.Context) error {
+	rest := strings.TrimPrefix(c.Request().URL.Path, "/pgwy/scep")
+	return s.serveAt(c, rest)
+}
+
+func (s *SCEP) serveAt(c echo.Context, path string) error {
+	ctx := c.Request().Context()
+	snap, err := s.Service.Snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	h, ok := snap.Route(path)
+	if !ok {
+		return c.String(http.StatusNotFound, "There is no enabled SCEP handler at this URL.\n")
+	}
+	return s.ServeHandler(c, snap, h)
+}
+
+// ServeHandler answers one SCEP request at handler h.
+func (s *SCEP) ServeHandler(c echo.Context, snap *enroll.Snapshot, h *model.Handler) error {
+	if h.Format == model.HandlerNDES {
+		if s.NDES == nil {
+			return c.String(http.StatusNotFound, "NDES challenge handlers are not served here.\n")
+		}
+		return s.NDES(c, snap, h)
+	}
+	op := queryParam(c, "operation")
+	switch strings.ToLower(op) {
+	case "getcacaps":
+		return c.Blob(http.StatusOK, "text/plain", []byte(caps(h)))
+	case "getcacert":
+		return s.getCACert(c, snap)
+	case "pkioperation":
+		return s.pkiOperation(c, snap, h)
+	case "":
+		return c.String(http.StatusBadRequest, "The operation parameter is missing: use GetCACaps, GetCACert or PKIOperation.\n")
+	default:
+		return c.String(http.StatusBadRequest, fmt.Sprintf("The operation %q is not supported: use GetCACaps, GetCACert or PKIOperation.\n", op))
+	}
+}
+
+// queryParam reads a query parameter whose name matches key in any case.
+func queryParam(c echo.Context, key string) string {
+	for k, v := range c.QueryParams() {
+		if strings.EqualFold(k, key) && len(v) > 0 {
+			return v[0]
+		}
+	}
+	return ""
+}
+
+// caps lists exactly what handler h implements.
+func caps(h *model.Handler) string {
+	return strings.Join([]string{"POSTPKIOperation", "SHA-1", "SHA-256", "SHA-512", "AES", "DES3"}, "\n") + "\n"
+}
+
+func (s *SCEP) getCACert(c echo.Context, snap *enroll.Snapshot) error {
+	a := snap.Authority
+	certs := append([]*x509.Certificate{a.RA}, a.CAChain()...)
+	der, err := pki.DegenerateCerts(certs)
+	if err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, contentTypeCARACert, der)
+}
+
+func (s *SCEP) pkiOperation(c echo.Context, snap *enroll.Snapshot, h *model.Handler) error {
+	msg, problem := readMessage(c)
+	if problem != "" {
+		return c.String(http.StatusBadRequest, problem+"\n")
+	}
+	req, err := pki.ParseRequest(msg)
+	if err != nil {
+		return c.String(http.StatusBadRequest, "The SCEP message cannot be used: "+err.Error()+".\n")
+	}
+	log := s.Log.With("handler", h.Name, "transaction", req.TransactionID, "message_type", string(req.MessageType), "client", c.RealIP())
+	reply := pki.Reply{Status: scep.FAILURE, FailInfo: scep.BadRequest}
+	switch req.MessageType {
+	case scep.PKCSReq:
+		reply = s.enroll(c, snap, h, req, log)
+	default:
+		log.Info("scep request refused", "reason", "unsupported message type")
+	}
+	if reply.Status == "" {
+		return echo.NewHTTPError(http.StatusInternalServerError)
+	}
+	der, err := snap.Authority.CertRep(req, reply, s.Service.Rand())
+	if err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, contentTypePKI, der)
+}
+
+// enroll runs a PKCSReq and says how to answer it; an empty Status means an
+// internal error, already logged.
+func (s *SCEP) enroll(c echo.Context, snap *enroll.Snapshot, h *model.Handler, req *pki.Request, log *slog.Logger) pki.Reply {
+	if err := req.Decrypt(snap.Authority, h.AllowLegacyCiphers); err != nil {
+		var fe *pki.FailError
+		if errors.As(err, &fe) {
+			log.Info("scep request refused", "reason", fe.Reason, "fail_info", fe.Info.String())
+			return pki.Reply{Status: scep.FAILURE, FailInfo: fe.Info}
+		}
+		log.Error("decrypt scep request", "err", err)
+		return pki.Reply{}
+	}
+	certs, err := s.Service.Enroll(c.Request().Context(), snap, &enroll.Enrollment{
+		Handler:       h,
+		CSR:           req.CSR,
+		Challenge:     req.ChallengePassword,
+		TransactionID: req.TransactionID,
+		ClientAddr:    c.RealIP(),
+	})
+	var refusal *enroll.Refusal
+	switch {
+	case errors.As(err, &refusal):
+		log.Info("enrollment refused", "reason", refusal.Reason, "subject", req.CSR.Subject.String())
+		return pki.Reply{Status: scep.FAILURE, FailInfo: scep.BadRequest}
+	case err != nil:
+		log.Error("enrollment failed", "err", err)
+		return pki.Reply{}
+	}
+	log.Info("enrollment succeeded", "cipher", req.Cipher.Cipher.String(), "subject", certs[0].Subject.String())
+	return pki.Reply{Status: scep.SUCCESS, Certs: certs}
+}
+
+// readMessage returns the DER pkiMessage of a PKIOperation: the body of a
+// POST, or the base64 message parameter of a GET; or else what is wrong.
+func readMessage(c echo.Context) (msg []byte, problem string) {
+	r := c.Request()
+	if r.Method == http.MethodPost {
+		body, err := io.ReadAll(io.LimitReader(r.Body, MaxSCEPMessage+1))
+		if err != nil {
+			return nil, "The request body could not be read."
+		}
+		if len(body) > MaxSCEPMessage {
+			return nil, fmt.Sprintf("The message is larger than %d bytes.", MaxSCEPMessage)
+		}
+		if len(body) == 0 {
+			return nil, "The request body is empty: POST the DER pkiMessage."
+		}
+		return body, ""
+	}
+	m := queryParam(c, "message")
+	if m == "" {
+		return nil, "The message parameter is missing."
+	}
+	if len(m) > MaxSCEPMessage*4/3+4 {
+		return nil, fmt.Sprintf("The message is larger than %d bytes.", MaxSCEPMessage)
+	}
+	b, err := decodeBase64(m)
+	if err != nil {
+		return nil, "The message parameter is not valid base64."
+	}
+	return b, ""
+}
+
+// decodeBase64 reads the base64 of a GET message. macOS sends '+' unescaped,
+// which the query decoder turns into a space; line breaks are ignored.
+func decodeBase64(s string) ([]byte, error) {
+	s = strings.ReplaceAll(s, " ", "+")
+	s = strings.NewReplacer("\r", "", "\n", "").Replace(s)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			return b, nil
+		}
+	}
+	return nil, errors.New("not base64")
+}

@@ -1,0 +1,77 @@
+package model
+
+import "time"
+
+// Certificate states.
+const (
+	CertActive  = "active"
+	CertRevoked = "revoked"
+)
+
+// Certificate is a certificate the CA issued.
+type Certificate struct {
+	ID                     int64
+	Serial                 string // lower-case hex, no leading zeros
+	Subject                string
+	DNSNames               string // comma separated
+	NotBefore              time.Time
+	NotAfter               time.Time
+	DER                    []byte `gorm:"column:der"`
+	CSR                    []byte `gorm:"column:csr"`
+	State                  string
+	RevokedAt              *time.Time
+	RevocationReason       int
+	HandlerID              *int64
+	CertificateProcedureID *int64
+	RegistrationID         *int64
+	TransactionID          string
+	PublicKeySHA256        string `gorm:"column:public_key_sha256"`
+	CreatedAt              time.Time
+}
+
+// Authority kinds.
+const (
+	AuthorityCA = "ca"
+	AuthorityRA = "ra"
+)
+
+// Authority is CA or RA material: its certificate, the chain above it, and
+// its private key encrypted under the master key.
+type Authority struct {
+	ID            int64
+	Kind          string
+	CertDER       []byte `gorm:"column:cert_der"`
+	ChainDER      []byte `gorm:"column:chain_der"` // concatenated DER of issuers above, may be empty
+	KeyCiphertext []byte
+	Active        bool
+	CreatedAt     time.Time
+}
+
+// User roles.
+const (
+	RoleAdmin    = "admin"
+	RoleHelpdesk = "helpdesk"
+	RoleAuditor  = "auditor"
+)
+
+// User is a portal account.
+type User struct {
+	ID           int64
+	Username     string
+	PasswordHash string
+	Role         string
+	Disabled     bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// AuditEvent records who did what.
+type AuditEvent struct {
+	ID         int64
+	At         time.Time
+	Actor      string
+	Action     string
+	Target     string
+	Detail     string
+	ClientAddr string
+}

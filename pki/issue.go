@@ -1,0 +1,217 @@
+package pki
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/asn1"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/scepgate/scepgate/model"
+)
+
+var keyUsageNames = []struct {
+	name string
+	bit  x509.KeyUsage
+}{
+	{"digitalSignature", x509.KeyUsageDigitalSignature},
+	{"nonRepudiation", x509.KeyUsageContentCommitment},
+	{"keyEncipherment", x509.KeyUsageKeyEncipherment},
+	{"dataEncipherment", x509.KeyUsageDataEncipherment},
+	{"keyAgreement", x509.KeyUsageKeyAgreement},
+	{"keyCertSign", x509.KeyUsageCertSign},
+	{"cRLSign", x509.KeyUsageCRLSign},
+	{"encipherOnly", x509.KeyUsageEncipherOnly},
+	{"decipherOnly", x509.KeyUsageDecipherOnly},
+}
+
+var extKeyUsageNames = map[string]x509.ExtKeyUsage{
+	"serverAuth":      x509.ExtKeyUsageServerAuth,
+	"clientAuth":      x509.ExtKeyUsageClientAuth,
+	"codeSigning":     x509.ExtKeyUsageCodeSigning,
+	"emailProtection": x509.ExtKeyUsageEmailProtection,
+	"timeStamping":    x509.ExtKeyUsageTimeStamping,
+	"OCSPSigning":     x509.ExtKeyUsageOCSPSigning,
+	"ipsecIKE":        x509.ExtKeyUsageIPSECEndSystem,
+}
+
+// ParseKeyUsages reads a comma-separated list of key usage names.
+func ParseKeyUsages(s string) (x509.KeyUsage, error) {
+	var ku x509.KeyUsage
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		found := false
+		for _, n := range keyUsageNames {
+			if strings.EqualFold(n.name, f) {
+				ku |= n.bit
+				found = true
+			}
+		}
+		if !found {
+			return 0, model.Errorf(model.EINVALID, "Unknown key usage %q.", f)
+		}
+	}
+	return ku, nil
+}
+
+// KeyUsageString names the bits of ku, comma separated.
+func KeyUsageString(ku x509.KeyUsage) string {
+	var names []string
+	for _, n := range keyUsageNames {
+		if ku&n.bit != 0 {
+			names = append(names, n.name)
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// ParseExtKeyUsages reads a comma-separated list of extended key usage names.
+func ParseExtKeyUsages(s string) ([]x509.ExtKeyUsage, error) {
+	var ekus []x509.ExtKeyUsage
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		found := false
+		for name, eku := range extKeyUsageNames {
+			if strings.EqualFold(name, f) {
+				ekus = append(ekus, eku)
+				found = true
+			}
+		}
+		if !found {
+			return nil, model.Errorf(model.EINVALID, "Unknown extended key usage %q.", f)
+		}
+	}
+	return ekus, nil
+}
+
+var oidKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 15}
+
+// requestedKeyUsage returns the key usage a CSR asks for in its extension
+// request, and whether it asks for one.
+func requestedKeyUsage(csr *x509.CertificateRequest) (x509.KeyUsage, bool) {
+	for _, ext := range csr.Extensions {
+		if !ext.Id.Equal(oidKeyUsage) {
+			continue
+		}
+		var bits asn1.BitString
+		if _, err := asn1.Unmarshal(ext.Value, &bits); err != nil {
+			return 0, false
+		}
+		var ku x509.KeyUsage
+		for i := 0; i < 9; i++ {
+			if bits.At(i) != 0 {
+				ku |= 1 << uint(i)
+			}
+		}
+		return ku, true
+	}
+	return 0, false
+}
+
+// Issue signs a certificate for csr under procedure p. A CSR outside the
+// procedure is refused with an EINVALID error naming the rule it breaks.
+func (a *Authority) Issue(csr *x509.CertificateRequest, p *model.CertificateProcedure, now time.Time, rnd io.Reader) (*x509.Certificate, error) {
+	if err := csr.CheckSignature(); err != nil {
+		return nil, model.Errorf(model.EINVALID, "The CSR's signature does not verify.")
+	}
+	if err := checkKey(csr, p); err != nil {
+		return nil, err
+	}
+	if csr.Subject.CommonName == "" && len(csr.DNSNames) == 0 && len(csr.EmailAddresses) == 0 && len(csr.IPAddresses) == 0 && len(csr.URIs) == 0 {
+		return nil, model.Errorf(model.EINVALID, "The CSR names no subject: give it a common name or a subject alternative name.")
+	}
+	ku, err := keyUsageFor(csr, p)
+	if err != nil {
+		return nil, err
+	}
+	ekus, err := ParseExtKeyUsages(p.ExtKeyUsages)
+	if err != nil {
+		return nil, err
+	}
+	serial, err := RandomSerial(rnd)
+	if err != nil {
+		return nil, err
+	}
+	days := p.ValidityDays
+	if days <= 0 {
+		days = 365
+	}
+	notAfter := now.AddDate(0, 0, days)
+	if notAfter.After(a.CA.NotAfter) {
+		notAfter = a.CA.NotAfter
+	}
+	ski, err := subjectKeyID(csr.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:   serial,
+		Subject:        csr.Subject,
+		NotBefore:      now.Add(-5 * time.Minute),
+		NotAfter:       notAfter,
+		KeyUsage:       ku,
+		ExtKeyUsage:    ekus,
+		DNSNames:       csr.DNSNames,
+		EmailAddresses: csr.EmailAddresses,
+		IPAddresses:    csr.IPAddresses,
+		URIs:           csr.URIs,
+		SubjectKeyId:   ski,
+	}
+	der, err := x509.CreateCertificate(rnd, tmpl, a.CA, csr.PublicKey, a.CAKey)
+	if err != nil {
+		return nil, fmt.Errorf("sign certificate: %w", err)
+	}
+	return x509.ParseCertificate(der)
+}
+
+func checkKey(csr *x509.CertificateRequest, p *model.CertificateProcedure) error {
+	switch k := csr.PublicKey.(type) {
+	case *rsa.PublicKey:
+		minBits := p.MinRSABits
+		if minBits <= 0 {
+			minBits = 2048
+		}
+		if k.N.BitLen() < minBits {
+			return model.Errorf(model.EINVALID, "The CSR's RSA key has %d bits; certificate procedure %q requires at least %d.", k.N.BitLen(), p.Name, minBits)
+		}
+	case *ecdsa.PublicKey:
+		if !slices.Contains([]elliptic.Curve{elliptic.P256(), elliptic.P384(), elliptic.P521()}, k.Curve) {
+			return model.Errorf(model.EINVALID, "The CSR's elliptic curve is not allowed: use P-256, P-384 or P-521.")
+		}
+	default:
+		return model.Errorf(model.EINVALID, "The CSR's key type %T is not supported: use RSA or ECDSA.", csr.PublicKey)
+	}
+	return nil
+}
+
+func keyUsageFor(csr *x509.CertificateRequest, p *model.CertificateProcedure) (x509.KeyUsage, error) {
+	configured, err := ParseKeyUsages(p.KeyUsages)
+	if err != nil {
+		return 0, err
+	}
+	if p.KeyUsageMode == model.KeyUsageFixed {
+		return configured, nil
+	}
+	requested, ok := requestedKeyUsage(csr)
+	if !ok || requested == 0 {
+		if _, isRSA := csr.PublicKey.(*rsa.PublicKey); isRSA {
+			return (x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment) & configured, nil
+		}
+		return x509.KeyUsageDigitalSignature & configured, nil
+	}
+	if extra := requested &^ configured; extra != 0 {
+		return 0, model.Errorf(model.EINVALID, "The CSR asks for the key usage %s, which certificate procedure %q does not allow.", KeyUsageString(extra), p.Name)
+	}
+	return requested, nil
+}

@@ -1,0 +1,131 @@
+// Package pki holds scepgate's cryptography: the master key that encrypts
+// CA and RA keys at rest, CA and RA material, certificate issuing, and the
+// SCEP message layer (pki/cms holds the CMS envelope ciphers).
+package pki
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// MasterKeyFile is the name of the key file created in the data folder when
+// no master key is given in the environment.
+const MasterKeyFile = "master.key"
+
+// MasterKey encrypts secrets at rest and keys the hashes of challenge
+// passwords. It is derived from a secret of at least 32 characters.
+type MasterKey struct {
+	aead      cipher.AEAD
+	challenge []byte
+}
+
+// NewMasterKey derives the encryption and hashing keys from secret.
+func NewMasterKey(secret string) (*MasterKey, error) {
+	secret = strings.TrimSpace(secret)
+	if len(secret) < 32 {
+		return nil, errors.New("the master key must be at least 32 characters long; generate one with: openssl rand -base64 32")
+	}
+	enc, err := hkdf.Key(sha256.New, []byte(secret), nil, "scepgate key encryption v1", 32)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(enc)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	ch, err := hkdf.Key(sha256.New, []byte(secret), nil, "scepgate challenge hash v1", 32)
+	if err != nil {
+		return nil, err
+	}
+	return &MasterKey{aead: aead, challenge: ch}, nil
+}
+
+// LoadMasterKey returns the master key from env (SCEPGATE_MASTER_KEY) when it
+// is set; else from the key file in dataDir, which it creates with mode 0600
+// on first use. created reports whether it made the file.
+func LoadMasterKey(dataDir, env string) (mk *MasterKey, created bool, err error) {
+	if env != "" {
+		mk, err = NewMasterKey(env)
+		return mk, false, err
+	}
+	path := filepath.Join(dataDir, MasterKeyFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		raw := make([]byte, 32)
+		if _, err := rand.Read(raw); err != nil {
+			return nil, false, err
+		}
+		secret := base64.StdEncoding.EncodeToString(raw)
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return nil, false, fmt.Errorf("create master key file: %w", err)
+		}
+		if _, err := f.WriteString(secret + "\n"); err != nil {
+			_ = f.Close()
+			return nil, false, fmt.Errorf("write master key file: %w", err)
+		}
+		if err := f.Close(); err != nil {
+			return nil, false, fmt.Errorf("write master key file: %w", err)
+		}
+		mk, err = NewMasterKey(secret)
+		return mk, true, err
+	} else if err != nil {
+		return nil, false, fmt.Errorf("read master key file: %w", err)
+	}
+	mk, err = NewMasterKey(string(b))
+	if err != nil {
+		return nil, false, fmt.Errorf("master key file %s: %w", path, err)
+	}
+	return mk, false, nil
+}
+
+// Seal encrypts plaintext; purpose binds the ciphertext to its use, so a
+// key sealed as "ca" does not open as "ra".
+func (m *MasterKey) Seal(purpose string, plaintext []byte) ([]byte, error) {
+	nonce := make([]byte, m.aead.NonceSize(), m.aead.NonceSize()+len(plaintext)+m.aead.Overhead())
+	if _, err := io.ReadFull(rand.Reader, nonce); err != nil {
+		return nil, err
+	}
+	return m.aead.Seal(nonce, nonce, plaintext, []byte(purpose)), nil
+}
+
+// ErrWrongMasterKey means sealed data does not open with this master key.
+var ErrWrongMasterKey = errors.New("the master key does not open the keys stored in the database: set SCEPGATE_MASTER_KEY (or the master.key file) to the key they were created with")
+
+// Open decrypts what Seal made with the same purpose.
+func (m *MasterKey) Open(purpose string, sealed []byte) ([]byte, error) {
+	n := m.aead.NonceSize()
+	if len(sealed) < n+m.aead.Overhead() {
+		return nil, ErrWrongMasterKey
+	}
+	pt, err := m.aead.Open(nil, sealed[:n], sealed[n:], []byte(purpose))
+	if err != nil {
+		return nil, ErrWrongMasterKey
+	}
+	return pt, nil
+}
+
+// ChallengeHash returns the keyed hash (hex) under which a challenge password
+// is stored. Hashing the same password twice gives the same value, so it can
+// be looked up; without the master key it cannot be guessed offline.
+func (m *MasterKey) ChallengeHash(password string) string {
+	h := hmac.New(sha256.New, m.challenge)
+	h.Write([]byte(password))
+	return hex.EncodeToString(h.Sum(nil))
+}

@@ -1,0 +1,196 @@
+package pki
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/asn1"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/scepgate/scepgate/pki/cms"
+	"github.com/smallstep/pkcs7"
+	"github.com/smallstep/scep"
+	"github.com/smallstep/scep/x509util"
+)
+
+// SCEP attribute OIDs (RFC 8894, section 3.2.1).
+var (
+	oidMessageType    = asn1.ObjectIdentifier{2, 16, 840, 1, 113733, 1, 9, 2}
+	oidPKIStatus      = asn1.ObjectIdentifier{2, 16, 840, 1, 113733, 1, 9, 3}
+	oidFailInfo       = asn1.ObjectIdentifier{2, 16, 840, 1, 113733, 1, 9, 4}
+	oidSenderNonce    = asn1.ObjectIdentifier{2, 16, 840, 1, 113733, 1, 9, 5}
+	oidRecipientNonce = asn1.ObjectIdentifier{2, 16, 840, 1, 113733, 1, 9, 6}
+	oidTransactionID  = asn1.ObjectIdentifier{2, 16, 840, 1, 113733, 1, 9, 7}
+)
+
+// Request is a SCEP pkiMessage whose signature has been verified.
+type Request struct {
+	MessageType   scep.MessageType
+	TransactionID string
+	SenderNonce   []byte
+	// SignerCert signed the request: the device's self-signed certificate,
+	// or its current certificate when it renews. The reply is encrypted to it.
+	SignerCert *x509.Certificate
+	// Digest is the request's digest algorithm; the reply uses the same.
+	Digest asn1.ObjectIdentifier
+
+	envelope []byte
+
+	// Set by Decrypt.
+	Cipher            cms.Algorithm
+	CSR               *x509.CertificateRequest
+	ChallengePassword string
+}
+
+// ParseRequest parses a DER pkiMessage and verifies its signature. An error
+// means the message cannot be answered with a CertRep at all.
+func ParseRequest(der []byte) (req *Request, err error) {
+	defer func() {
+		// The PKCS#7 parser is not ours; no input may take the server down.
+		if r := recover(); r != nil {
+			req, err = nil, errors.New("the message is not valid CMS")
+		}
+	}()
+	p7, err := pkcs7.Parse(der)
+	if err != nil {
+		return nil, fmt.Errorf("the message is not CMS signed data: %w", err)
+	}
+	if len(p7.Signers) != 1 {
+		return nil, fmt.Errorf("the message has %d signers, want 1", len(p7.Signers))
+	}
+	if err := p7.Verify(); err != nil {
+		return nil, fmt.Errorf("the message signature does not verify: %w", err)
+	}
+	req = &Request{
+		SignerCert: p7.GetOnlySigner(),
+		Digest:     p7.Signers[0].DigestAlgorithm.Algorithm,
+		envelope:   p7.Content,
+	}
+	if req.SignerCert == nil {
+		return nil, errors.New("the message does not carry its signer's certificate")
+	}
+	var mt string
+	if err := p7.UnmarshalSignedAttribute(oidMessageType, &mt); err != nil {
+		return nil, errors.New("the message has no messageType attribute")
+	}
+	req.MessageType = scep.MessageType(mt)
+	if err := p7.UnmarshalSignedAttribute(oidTransactionID, &req.TransactionID); err != nil || req.TransactionID == "" {
+		return nil, errors.New("the message has no transactionID attribute")
+	}
+	if err := p7.UnmarshalSignedAttribute(oidSenderNonce, &req.SenderNonce); err != nil || len(req.SenderNonce) == 0 {
+		return nil, errors.New("the message has no senderNonce attribute")
+	}
+	return req, nil
+}
+
+// FailError is a request problem answered with a CertRep FAILURE.
+type FailError struct {
+	Info   scep.FailInfo
+	Reason string
+}
+
+func (e *FailError) Error() string { return e.Reason }
+
+// Decrypt opens the request's pkcsPKIEnvelope with the RA key and parses the
+// CSR in it. Single DES and RC2 are refused (badAlg) unless allowLegacy.
+func (r *Request) Decrypt(a *Authority, allowLegacy bool) error {
+	alg, err := cms.PeekAlgorithm(r.envelope)
+	var unsupported *cms.UnsupportedCipherError
+	switch {
+	case errors.As(err, &unsupported):
+		return &FailError{Info: scep.BadAlg, Reason: fmt.Sprintf("the content cipher %s is not supported", unsupported.OID)}
+	case err != nil:
+		return &FailError{Info: scep.BadMessageCheck, Reason: "the pkcsPKIEnvelope is not valid enveloped data"}
+	case alg.Cipher.Legacy() && !allowLegacy:
+		return &FailError{Info: scep.BadAlg, Reason: fmt.Sprintf("the legacy cipher %s is not allowed at this handler", alg.Cipher)}
+	}
+	plain, alg, err := cms.Decrypt(r.envelope, a.RA, a.RAKey)
+	if err != nil {
+		return &FailError{Info: scep.BadMessageCheck, Reason: "the pkcsPKIEnvelope cannot be decrypted with the RA key"}
+	}
+	r.Cipher = alg
+	switch r.MessageType {
+	case scep.PKCSReq, scep.RenewalReq, scep.UpdateReq:
+		csr, err := x509.ParseCertificateRequest(plain)
+		if err != nil {
+			return &FailError{Info: scep.BadRequest, Reason: "the pkcsPKIEnvelope does not hold a valid PKCS#10 request"}
+		}
+		r.CSR = csr
+		if r.ChallengePassword, err = x509util.ParseChallengePassword(plain); err != nil {
+			return &FailError{Info: scep.BadRequest, Reason: "the CSR's challengePassword cannot be read"}
+		}
+	}
+	return nil
+}
+
+// Reply is what a CertRep says.
+type Reply struct {
+	Status   scep.PKIStatus
+	FailInfo scep.FailInfo
+	// Certs, for SUCCESS: the issued certificate first, then any chain.
+	Certs []*x509.Certificate
+}
+
+// CertRep builds the signed CertRep answering req. A SUCCESS reply's
+// certificates are encrypted to the request's signer with the request's own
+// cipher; the signature uses the request's digest algorithm.
+func (a *Authority) CertRep(req *Request, reply Reply, rnd io.Reader) ([]byte, error) {
+	var content []byte
+	if reply.Status == scep.SUCCESS {
+		var buf bytes.Buffer
+		for _, c := range reply.Certs {
+			buf.Write(c.Raw)
+		}
+		degenerate, err := pkcs7.DegenerateCertificate(buf.Bytes())
+		if err != nil {
+			return nil, err
+		}
+		alg := req.Cipher
+		if alg.Cipher == 0 {
+			alg = cms.Algorithm{Cipher: cms.AES256CBC}
+		}
+		if content, err = cms.Encrypt(degenerate, req.SignerCert, alg, rnd); err != nil {
+			return nil, fmt.Errorf("encrypt CertRep: %w", err)
+		}
+	}
+	nonce := make([]byte, 16)
+	if _, err := io.ReadFull(rnd, nonce); err != nil {
+		return nil, err
+	}
+	attrs := []pkcs7.Attribute{
+		{Type: oidTransactionID, Value: req.TransactionID},
+		{Type: oidMessageType, Value: string(scep.CertRep)},
+		{Type: oidPKIStatus, Value: string(reply.Status)},
+		{Type: oidSenderNonce, Value: nonce},
+		{Type: oidRecipientNonce, Value: req.SenderNonce},
+	}
+	if reply.Status == scep.FAILURE {
+		attrs = append(attrs, pkcs7.Attribute{Type: oidFailInfo, Value: string(reply.FailInfo)})
+	}
+	sd, err := pkcs7.NewSignedData(content)
+	if err != nil {
+		return nil, err
+	}
+	sd.SetDigestAlgorithm(replyDigest(req.Digest))
+	if err := sd.AddSigner(a.RA, a.RAKey, pkcs7.SignerInfoConfig{ExtraSignedAttributes: attrs}); err != nil {
+		return nil, fmt.Errorf("sign CertRep: %w", err)
+	}
+	return sd.Finish()
+}
+
+// replyDigest mirrors the request's digest where it is one we sign with.
+func replyDigest(d asn1.ObjectIdentifier) asn1.ObjectIdentifier {
+	for _, ok := range []asn1.ObjectIdentifier{pkcs7.OIDDigestAlgorithmSHA1, pkcs7.OIDDigestAlgorithmSHA256,
+		pkcs7.OIDDigestAlgorithmSHA384, pkcs7.OIDDigestAlgorithmSHA512} {
+		if d.Equal(ok) {
+			return ok
+		}
+	}
+	return pkcs7.OIDDigestAlgorithmSHA256
+}
+
+// DegenerateCerts encodes certs as a certs-only PKCS#7 (GetCACert).
+func DegenerateCerts(certs []*x509.Certificate) ([]byte, error) {
+	return scep.DegenerateCertificates(certs)
+}

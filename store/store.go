@@ -1,0 +1,164 @@
+// Package store keeps scepgate's data in SQLite (the embedded default) or
+// PostgreSQL through gorm. Every exported method takes a context first and
+// owns its transaction; gorm errors never leave this package.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/scepgate/scepgate/migrations"
+	"github.com/scepgate/scepgate/model"
+	"gorm.io/driver/postgres"
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// DB is the scepgate database.
+type DB struct {
+	db      *gorm.DB
+	dialect string // "sqlite" or "postgres"
+	now     func() time.Time
+}
+
+// Open opens the database named by dsn and applies pending migrations.
+// A dsn starting with postgres:// or postgresql:// names a PostgreSQL
+// database; anything else is the path of a SQLite file, created if missing.
+// now is the clock (nil: the system clock); times are stored in UTC with
+// microsecond precision so both databases round-trip them exactly.
+func Open(ctx context.Context, dsn string, now func() time.Time) (*DB, error) {
+	if now == nil {
+		now = time.Now
+	}
+	clock := func() time.Time { return now().UTC().Truncate(time.Microsecond) }
+	var dialector gorm.Dialector
+	dialect := "sqlite"
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		dialect = "postgres"
+		dialector = postgres.Open(dsn)
+	} else {
+		// WAL lets readers run beside the writer; immediate transactions take
+		// the write lock up front so that two writers queue on the busy
+		// timeout instead of failing to upgrade a read lock.
+		dialector = sqlite.Open("file:" + dsn + "?_journal_mode=WAL&_foreign_keys=on&_busy_timeout=15000&_txlock=immediate&_synchronous=NORMAL")
+	}
+	g, err := gorm.Open(dialector, &gorm.Config{
+		TranslateError:         true,
+		NowFunc:                clock,
+		Logger:                 logger.Discard,
+		SkipDefaultTransaction: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", dialect, err)
+	}
+	sqlDB, err := g.DB()
+	if err != nil {
+		return nil, err
+	}
+	if dialect == "sqlite" {
+		sqlDB.SetMaxOpenConns(8)
+	} else {
+		sqlDB.SetMaxOpenConns(32)
+	}
+	sqlDB.SetMaxIdleConns(8)
+	if err := sqlDB.PingContext(ctx); err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("open %s database: %w", dialect, err)
+	}
+	db := &DB{db: g, dialect: dialect, now: clock}
+	if err := db.migrate(ctx); err != nil {
+		_ = sqlDB.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close closes the database.
+func (db *DB) Close() error {
+	sqlDB, err := db.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// Dialect returns "sqlite" or "postgres".
+func (db *DB) Dialect() string { return db.dialect }
+
+// Now returns the store's clock reading, as it stores it.
+func (db *DB) Now() time.Time { return db.now() }
+
+// migrate applies, in order and each in its own transaction, the embedded
+// migrations not yet recorded in schema_migrations.
+func (db *DB) migrate(ctx context.Context) error {
+	g := db.db.WithContext(ctx)
+	if err := g.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+		name       TEXT PRIMARY KEY,
+		applied_at TEXT NOT NULL
+	)`).Error; err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	names, err := fs.Glob(migrations.FS, db.dialect+"/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		base := path.Base(name)
+		sql, err := fs.ReadFile(migrations.FS, name)
+		if err != nil {
+			return err
+		}
+		err = g.Transaction(func(tx *gorm.DB) error {
+			if db.dialect == "postgres" {
+				// Instances starting together take turns.
+				if err := tx.Exec(`SELECT pg_advisory_xact_lock(8894)`).Error; err != nil {
+					return err
+				}
+			}
+			var n int64
+			if err := tx.Raw(`SELECT COUNT(*) FROM schema_migrations WHERE name = ?`, base).Scan(&n).Error; err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			if err := tx.Exec(string(sql)).Error; err != nil {
+				return err
+			}
+			return tx.Exec(`INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`,
+				base, db.now().Format(time.RFC3339)).Error
+		})
+		if err != nil {
+			return fmt.Errorf("migration %s: %w", base, err)
+		}
+	}
+	return nil
+}
+
+// translate turns gorm errors into model errors.
+func translate(err error, what string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return model.Errorf(model.ENOTFOUND, "%s not found.", what)
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return model.Errorf(model.ECONFLICT, "%s already exists.", what)
+	case errors.Is(err, gorm.ErrForeignKeyViolated):
+		return model.Errorf(model.ECONFLICT, "%s is still in use or refers to something that does not exist.", what)
+	default:
+		var me *model.Error
+		if errors.As(err, &me) {
+			return err
+		}
+		return fmt.Errorf("%s: %w", strings.ToLower(what), err)
+	}
+}

@@ -1,0 +1,135 @@
+// Package web builds the Echo instance: middleware, routes and the one
+// error handler that turns errors into pages or plain text.
+package web
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/scepgate/scepgate/handlers"
+	"github.com/scepgate/scepgate/model"
+	"github.com/scepgate/scepgate/static"
+	"github.com/scepgate/scepgate/views"
+)
+
+// Config holds what the routes need.
+type Config struct {
+	Log  *slog.Logger
+	SCEP *handlers.SCEP
+	Home *handlers.Home
+}
+
+// New returns the Echo instance serving scepgate.
+func New(cfg Config) *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = errorHandler(cfg.Log)
+	e.IPExtractor = echo.ExtractIPDirect()
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			cfg.Log.Error("panic", "err", err, "path", c.Request().URL.Path, "stack", string(stack))
+			return err
+		},
+	}))
+	e.Use(requestLog(cfg.Log))
+	e.Use(securityHeaders)
+
+	e.Any("/pgwy/scep", cfg.SCEP.Serve)
+	e.Any("/pgwy/scep/*", cfg.SCEP.Serve)
+
+	e.GET("/", cfg.Home.Show)
+	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
+	e.StaticFS("/static", static.FS)
+	return e
+}
+
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		if !strings.HasPrefix(c.Request().URL.Path, "/pgwy/") {
+			h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+			h.Set("Referrer-Policy", "same-origin")
+			h.Set("X-Frame-Options", "DENY")
+		}
+		return next(c)
+	}
+}
+
+func requestLog(log *slog.Logger) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			err := next(c)
+			if err != nil {
+				c.Error(err)
+			}
+			req := c.Request()
+			log.Info("http", "method", req.Method, "path", req.URL.Path, "status", c.Response().Status,
+				"bytes", c.Response().Size, "client", c.RealIP(), "ms", time.Since(start).Milliseconds())
+			return nil
+		}
+	}
+}
+
+// errorHandler answers errors: SCEP and API clients get plain text, people
+// get a page. Only model.Error messages are shown; anything else is logged
+// and shown as "Internal error.".
+func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		status, msg := http.StatusInternalServerError, "Internal error."
+		var he *echo.HTTPError
+		var me *model.Error
+		switch {
+		case errors.As(err, &he):
+			status = he.Code
+			if m, ok := he.Message.(string); ok && status < 500 {
+				msg = m
+			} else {
+				msg = http.StatusText(status)
+			}
+			if status == http.StatusNotFound {
+				msg = "There is nothing at this address."
+			}
+		case errors.As(err, &me):
+			status, msg = statusFor(me.Code), me.Message
+		}
+		if status >= 500 {
+			log.Error("request failed", "path", c.Request().URL.Path, "err", err)
+			msg = "Internal error."
+		}
+		var werr error
+		if strings.HasPrefix(c.Request().URL.Path, "/pgwy/") || c.Request().Method == http.MethodHead {
+			werr = c.String(status, msg+"\n")
+		} else {
+			werr = handlers.Render(c, status, views.ErrorPage(http.StatusText(status), msg))
+		}
+		if werr != nil {
+			log.Error("write error response", "err", werr)
+		}
+	}
+}
+
+func statusFor(code string) int {
+	switch code {
+	case model.EINVALID:
+		return http.StatusBadRequest
+	case model.ENOTFOUND:
+		return http.StatusNotFound
+	case model.ECONFLICT:
+		return http.StatusConflict
+	case model.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case model.EFORBIDDEN:
+		return http.StatusForbidden
+	}
+	return http.StatusInternalServerError
+}
