@@ -52,12 +52,13 @@ func trimFilter(f string) string {
 // Route finds the enabled handler serving path, the part of the URL after
 // /pgwy/scep ("" or "/ndesrequest/pkiclient.exe", say): the handler with the
 // longest filter that is a leading segment of path, else the base handler
-// (filter ""). Whatever follows the filter is tolerated.
+// (filter ""). Whatever follows the filter is tolerated. A disabled
+// handler's URL is served by no one.
 func (s *Snapshot) Route(path string) (*model.Handler, bool) {
 	rest := trimFilter(path)
 	for {
-		if h, ok := s.handlersByFilter[rest]; ok && h.Enabled {
-			return h, true
+		if h, ok := s.handlersByFilter[rest]; ok {
+			return h, h.Enabled
 		}
 		if rest == "" {
 			return nil, false
