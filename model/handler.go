@@ -57,8 +57,102 @@ func NormalizeFilter(f string) string {
 // request: handlers and the procedures they run. Version changes whenever
 // any of them changes.
 type Config struct {
-	Version               int64
+	Version int64
+	// PublicURL is the base URL clients reach the server at, such as
+	// http://scep.example.com:8080; certificates link to their CRL under it.
+	PublicURL             string
 	Handlers              []Handler
 	TokenProcedures       []TokenProcedure
 	CertificateProcedures []CertificateProcedure
 }
+
+// Limits of the NDES password settings.
+const (
+	MinNDESPasswordLength = 8
+	MaxNDESPasswordLength = 64
+)
+
+// NDESValidity returns how long the handler's one-time passwords stay
+// valid: its ISO-8601 NDESChallengeValidity, or DefaultNDESValidity when
+// that is empty. A malformed value is an EINVALID error naming it.
+func (h *Handler) NDESValidity() (time.Duration, error) {
+	v := h.NDESChallengeValidity
+	if strings.TrimSpace(v) == "" {
+		v = DefaultNDESValidity
+	}
+	d, err := ParseISODuration(v)
+	if err != nil {
+		return 0, Errorf(EINVALID, "Handler %q: the challenge validity %q is not an ISO-8601 duration such as PT15M, PT1H or P1D.", h.Name, v)
+	}
+	return d, nil
+}
+
+// NDESLength returns the length of the handler's one-time passwords, the
+// default when unset.
+func (h *Handler) NDESLength() int {
+	if h.NDESPasswordLength <= 0 {
+		return DefaultNDESPasswordLength
+	}
+	return h.NDESPasswordLength
+}
+
+// NDESCap returns how many unused, unexpired passwords the handler may have
+// out at once, the default when unset.
+func (h *Handler) NDESCap() int {
+	if h.NDESPasswordCap <= 0 {
+		return DefaultNDESPasswordCap
+	}
+	return h.NDESPasswordCap
+}
+
+// Validate checks h before it is saved and returns an EINVALID error that
+// names the first problem.
+func (h *Handler) Validate() error {
+	switch {
+	case strings.TrimSpace(h.Name) == "":
+		return Errorf(EINVALID, "The handler needs a name.")
+	case strings.ContainsAny(h.Filter, " \t\r\n?#"):
+		return Errorf(EINVALID, "Handler %q: the filter %q may not contain spaces, '?' or '#'.", h.Name, h.Filter)
+	}
+	switch h.Format {
+	case HandlerSCEP:
+		if h.TokenProcedureID == nil {
+			return Errorf(EINVALID, "Handler %q is a SCEP handler and needs a token procedure.", h.Name)
+		}
+	case HandlerNDES:
+		if strings.TrimSpace(h.NDESUsername) == "" {
+			return Errorf(EINVALID, "Handler %q is an NDES challenge handler and needs an NDES user name.", h.Name)
+		}
+		if h.NDESPasswordHash == "" {
+			return Errorf(EINVALID, "Handler %q is an NDES challenge handler and needs an NDES password.", h.Name)
+		}
+		if _, err := h.NDESValidity(); err != nil {
+			return err
+		}
+		if n := h.NDESPasswordLength; n != 0 && (n < MinNDESPasswordLength || n > MaxNDESPasswordLength) {
+			return Errorf(EINVALID, "Handler %q: the password length must be between %d and %d characters, not %d.", h.Name, MinNDESPasswordLength, MaxNDESPasswordLength, n)
+		}
+		if h.NDESPasswordCap < 0 {
+			return Errorf(EINVALID, "Handler %q: the cap of unused passwords must be positive (the default is %d).", h.Name, DefaultNDESPasswordCap)
+		}
+	default:
+		return Errorf(EINVALID, "Handler %q: the format %q is unknown; use %q or %q.", h.Name, h.Format, HandlerSCEP, HandlerNDES)
+	}
+	return nil
+}
+
+// Names of the Microsoft NDES URL aliases.
+const (
+	AliasMSCEPAdmin = "mscep_admin" // /certsrv/mscep_admin/: the challenge page
+	AliasMSCEP      = "mscep"       // /certsrv/mscep/mscep.dll: the SCEP endpoint
+)
+
+// Aliases maps Microsoft's NDES paths to the handlers that serve them, by
+// handler name.
+type Aliases struct {
+	MSCEPAdmin string // a handler of format scep-ndes
+	MSCEP      string // a handler of format scep
+}
+
+// DefaultAliases are the seeded handlers.
+var DefaultAliases = Aliases{MSCEPAdmin: "ndeschallenge", MSCEP: "ndesrequest"}

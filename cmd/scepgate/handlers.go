@@ -1,0 +1,512 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/scepgate/scepgate/model"
+	"golang.org/x/crypto/bcrypt"
+)
+
+const handlersUsage = "usage: scepgate handlers list | scepgate handlers import FILE | scepgate handlers alias [--mscep-admin NAME] [--mscep NAME]"
+
+func runHandlers(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError{handlersUsage}
+	}
+	switch args[0] {
+	case "list":
+		return runHandlersList(ctx, args[1:], getenv, stdout, stderr)
+	case "import":
+		return runHandlersImport(ctx, args[1:], getenv, stdout, stderr)
+	case "alias":
+		return runHandlersAlias(ctx, args[1:], getenv, stdout, stderr)
+	}
+	return usageError{fmt.Sprintf("unknown handlers command %q: use list, import or alias", args[0])}
+}
+
+func runHandlersList(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var c commonFlags
+	fs := newFlagSet("handlers list", getenv, stderr, &c)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	e, err := open(ctx, c, setupOptions{}, getenv, stdout, slog.New(slog.NewTextHandler(stderr, nil)))
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	cfg, err := e.db.LoadConfig(ctx)
+	if err != nil {
+		return err
+	}
+	aliases, err := e.db.Aliases(ctx)
+	if err != nil {
+		return err
+	}
+	for _, h := range cfg.Handlers {
+		state := "enabled"
+		if !h.Enabled {
+			state = "disabled"
+		}
+		fmt.Fprintf(stdout, "%-20s %-10s %-9s %s\n", h.Name, h.Format, state, h.Path())
+	}
+	printAliases(stdout, aliases)
+	return nil
+}
+
+func printAliases(w io.Writer, a model.Aliases) {
+	fmt.Fprintf(w, "/certsrv/mscep_admin/ is served by handler %s\n", a.MSCEPAdmin)
+	fmt.Fprintf(w, "/certsrv/mscep/mscep.dll is served by handler %s\n", a.MSCEP)
+}
+
+func runHandlersAlias(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var c commonFlags
+	fs := newFlagSet("handlers alias", getenv, stderr, &c)
+	admin := fs.String("mscep-admin", "", "NDES challenge handler (format scep-ndes) that serves /certsrv/mscep_admin/")
+	mscep := fs.String("mscep", "", "SCEP handler (format scep) that serves /certsrv/mscep/mscep.dll")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{handlersUsage}
+	}
+	e, err := open(ctx, c, setupOptions{}, getenv, stdout, slog.New(slog.NewTextHandler(stderr, nil)))
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	if *admin != "" || *mscep != "" {
+		var detail []string
+		if *admin != "" {
+			detail = append(detail, "/certsrv/mscep_admin/ -> "+*admin)
+		}
+		if *mscep != "" {
+			detail = append(detail, "/certsrv/mscep/mscep.dll -> "+*mscep)
+		}
+		audit := &model.AuditEvent{Actor: "cli", Action: "handlers.alias", ClientAddr: "local", Target: "aliases", Detail: strings.Join(detail, "; ")}
+		if err := e.db.SetAliases(ctx, model.Aliases{MSCEPAdmin: *admin, MSCEP: *mscep}, audit); err != nil {
+			return err
+		}
+	}
+	a, err := e.db.Aliases(ctx)
+	if err != nil {
+		return err
+	}
+	printAliases(stdout, a)
+	return nil
+}
+
+func runHandlersImport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var c commonFlags
+	fs := newFlagSet("handlers import", getenv, stderr, &c)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError{"usage: scepgate handlers import FILE (a properties file with handler.N.* settings)"}
+	}
+	file := fs.Arg(0)
+	f, err := os.Open(file)
+	if err != nil {
+		return fmt.Errorf("read the handlers file: %w", err)
+	}
+	props, err := parseProperties(f)
+	_ = f.Close()
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	e, err := open(ctx, c, setupOptions{}, getenv, stdout, slog.New(slog.NewTextHandler(stderr, nil)))
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	cfg, err := e.db.LoadConfig(ctx)
+	if err != nil {
+		return err
+	}
+	plan, err := planImport(props, cfg, func(format string, args ...any) {
+		fmt.Fprintf(stderr, "scepgate: warning: "+format+"\n", args...)
+	})
+	if err != nil {
+		return err
+	}
+	if len(plan.changes) == 0 {
+		fmt.Fprintf(stdout, "Nothing to change: the %d handlers in %s are already set up as the file says.\n", plan.handlers, file)
+		return nil
+	}
+	var hs []model.Handler
+	var summary []string
+	for _, ch := range plan.changes {
+		hs = append(hs, ch.handler)
+		summary = append(summary, ch.summary())
+	}
+	audit := &model.AuditEvent{Actor: "cli", Action: "handlers.import", ClientAddr: "local",
+		Target: filepath.Base(file), Detail: strings.Join(summary, "; ")}
+	if err := e.db.SaveHandlers(ctx, hs, audit); err != nil {
+		return err
+	}
+	for _, s := range summary {
+		fmt.Fprintln(stdout, s+".")
+	}
+	fmt.Fprintf(stdout, "Imported %s: %d of %d handlers changed; running servers use them within a second.\n", file, len(plan.changes), plan.handlers)
+	return nil
+}
+
+// property is one key and value of a properties file.
+type property struct {
+	key, value string
+	line       int
+}
+
+// parseProperties reads a Java properties file: "key = value", "key: value"
+// or "key value" lines, # and ! comments, backslash line continuations and
+// escapes (\t, \n, \uXXXX, and a backslash before any other character).
+func parseProperties(r io.Reader) ([]property, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	var props []property
+	lineNo := 0
+	for sc.Scan() {
+		lineNo++
+		start := lineNo
+		line := strings.TrimLeftFunc(sc.Text(), unicode.IsSpace)
+		if line == "" || line[0] == '#' || line[0] == '!' {
+			continue
+		}
+		for continues(line) && sc.Scan() {
+			lineNo++
+			line = line[:len(line)-1] + strings.TrimLeftFunc(sc.Text(), unicode.IsSpace)
+		}
+		if continues(line) {
+			line = line[:len(line)-1]
+		}
+		key, value, err := splitProperty(line)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", start, err)
+		}
+		props = append(props, property{key: key, value: value, line: start})
+	}
+	return props, sc.Err()
+}
+
+// continues reports whether line ends in an odd number of backslashes.
+func continues(line string) bool {
+	n := 0
+	for i := len(line) - 1; i >= 0 && line[i] == '\\'; i-- {
+		n++
+	}
+	return n%2 == 1
+}
+
+func splitProperty(line string) (key, value string, err error) {
+	i := 0
+	for i < len(line) {
+		ch := line[i]
+		if ch == '\\' {
+			i += 2
+			continue
+		}
+		if ch == '=' || ch == ':' || ch == ' ' || ch == '\t' || ch == '\f' {
+			break
+		}
+		i++
+	}
+	i = min(i, len(line))
+	rawKey, rest := line[:i], line[i:]
+	rest = strings.TrimLeft(rest, " \t\f")
+	if rest != "" && (rest[0] == '=' || rest[0] == ':') {
+		rest = strings.TrimLeft(rest[1:], " \t\f")
+	}
+	if key, err = unescapeProperty(rawKey); err != nil {
+		return "", "", err
+	}
+	if value, err = unescapeProperty(rest); err != nil {
+		return "", "", err
+	}
+	return key, strings.TrimRightFunc(value, unicode.IsSpace), nil
+}
+
+func unescapeProperty(s string) (string, error) {
+	if !strings.Contains(s, `\`) {
+		return s, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' || i+1 == len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		i++
+		switch s[i] {
+		case 't':
+			b.WriteByte('\t')
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 'f':
+			b.WriteByte('\f')
+		case 'u':
+			if i+5 > len(s) {
+				return "", fmt.Errorf("the escape \\%s is cut short: write \\u and four hex digits", s[i:])
+			}
+			r, err := strconv.ParseUint(s[i+1:i+5], 16, 16)
+			if err != nil {
+				return "", fmt.Errorf("the escape \\u%s is not \\u and four hex digits", s[i+1:i+5])
+			}
+			b.WriteRune(rune(r))
+			i += 4
+		default:
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String(), nil
+}
+
+// handlerSettings are the handler.N.* keys the import understands, by
+// lower-case name, with their spelling in messages. The first seven are the
+// reference's; the others are scepgate's own.
+var handlerSettings = map[string]string{
+	"filter":                 "filter",
+	"format":                 "format",
+	"ndesusername":           "ndesUsername",
+	"ndespassword":           "ndesPassword",
+	"ndespassword.encrypted": "ndesPassword.encrypted",
+	"ndeschallengevalidity":  "ndesChallengeValidity",
+	"tokenprocedure":         "tokenprocedure",
+	"name":                   "name",
+	"enabled":                "enabled",
+	"allowlegacyciphers":     "allowLegacyCiphers",
+	"ndespasswordlength":     "ndesPasswordLength",
+	"ndespasswordcap":        "ndesPasswordCap",
+	"ndesbyteordermark":      "ndesByteOrderMark",
+}
+
+// fileHandler is the handler.N.* settings of one N.
+type fileHandler struct {
+	num      string
+	line     int
+	settings map[string]property // by lower-case setting name
+}
+
+func (f *fileHandler) key(setting string) string {
+	return "handler." + f.num + "." + handlerSettings[setting]
+}
+
+// importPlan is what an import changes.
+type importPlan struct {
+	handlers int // how many the file defines
+	changes  []handlerChange
+}
+
+type handlerChange struct {
+	handler model.Handler
+	created bool
+	fields  []string // what changed, for updates
+}
+
+func (c handlerChange) summary() string {
+	if c.created {
+		return fmt.Sprintf("Created handler %s (%s, %s)", c.handler.Name, c.handler.Format, c.handler.Path())
+	}
+	return fmt.Sprintf("Updated handler %s: %s", c.handler.Name, strings.Join(c.fields, ", "))
+}
+
+// planImport works out, from the properties of a handlers file and the
+// current configuration, which handlers to create and which to update
+// (matched by filter), hashing clear-text passwords with bcrypt unless the
+// stored hash already matches them. Unknown keys are reported with warn
+// and skipped; anything that cannot be imported as written is an error
+// naming its key, and then nothing is imported.
+func planImport(props []property, cfg *model.Config, warn func(format string, args ...any)) (*importPlan, error) {
+	var order []*fileHandler
+	byNum := map[string]*fileHandler{}
+	for _, p := range props {
+		rest, ok := strings.CutPrefix(p.key, "handler.")
+		num, setting, ok2 := strings.Cut(rest, ".")
+		if !ok || !ok2 || num == "" {
+			warn("line %d: %s is not a handler.N.* setting; it is ignored.", p.line, p.key)
+			continue
+		}
+		setting = strings.ToLower(setting)
+		if handlerSettings[setting] == "" {
+			warn("line %d: %s is not a handler setting scepgate knows; it is ignored.", p.line, p.key)
+			continue
+		}
+		fh := byNum[num]
+		if fh == nil {
+			fh = &fileHandler{num: num, line: p.line, settings: map[string]property{}}
+			byNum[num] = fh
+			order = append(order, fh)
+		}
+		if prev, dup := fh.settings[setting]; dup {
+			warn("line %d: %s is set again (first on line %d); the later value counts.", p.line, p.key, prev.line)
+		}
+		fh.settings[setting] = p
+	}
+
+	plan := &importPlan{handlers: len(order)}
+	seenFilter := map[string]string{}
+	for _, fh := range order {
+		h, created, fields, err := planHandler(fh, cfg)
+		if err != nil {
+			return nil, err
+		}
+		route := strings.Trim(h.Filter, "/")
+		if other, dup := seenFilter[route]; dup {
+			return nil, model.Errorf(model.EINVALID, "handler.%s and handler.%s have the same filter %q. Give each handler its own filter.", other, fh.num, h.Filter)
+		}
+		seenFilter[route] = fh.num
+		if created || len(fields) > 0 {
+			plan.changes = append(plan.changes, handlerChange{handler: *h, created: created, fields: fields})
+		}
+	}
+	return plan, nil
+}
+
+// planHandler returns the handler fh describes, whether it is new, and for
+// an existing one which settings change.
+func planHandler(fh *fileHandler, cfg *model.Config) (h *model.Handler, created bool, changed []string, err error) {
+	bad := func(setting, format string, args ...any) error {
+		return model.Errorf(model.EINVALID, "%s (line %d): %s", fh.key(setting), fh.settings[setting].line, fmt.Sprintf(format, args...))
+	}
+	filterProp, ok := fh.settings["filter"]
+	if !ok {
+		return nil, false, nil, model.Errorf(model.EINVALID, "handler.%s (line %d) has no filter. Add handler.%s.filter, the part of the URL after /pgwy/scep/.", fh.num, fh.line, fh.num)
+	}
+	if _, ok := fh.settings["ndespassword.encrypted"]; ok {
+		return nil, false, nil, bad("ndespassword.encrypted",
+			"this value is encrypted with the reference product's own key, which scepgate cannot decrypt. "+
+				"Put the clear-text password in %s instead; scepgate stores only its bcrypt hash.", fh.key("ndespassword"))
+	}
+	filter := model.NormalizeFilter(filterProp.value)
+	route := strings.Trim(filter, "/")
+	var old *model.Handler
+	for i := range cfg.Handlers {
+		if strings.Trim(cfg.Handlers[i].Filter, "/") == route {
+			old = &cfg.Handlers[i]
+			break
+		}
+	}
+	nh := model.Handler{Name: strings.ReplaceAll(route, "/", "-"), Filter: filter, Enabled: true}
+	if route == "" {
+		nh.Name = "scep"
+	}
+	if old != nil {
+		nh = *old
+	}
+	h = &nh
+
+	if p, ok := fh.settings["format"]; ok {
+		switch v := strings.ToLower(strings.TrimSpace(p.value)); v {
+		case model.HandlerSCEP, model.HandlerNDES:
+			h.Format = v
+		default:
+			return nil, false, nil, bad("format", "the format %q is unknown; use %s or %s.", p.value, model.HandlerSCEP, model.HandlerNDES)
+		}
+	} else if old == nil {
+		return nil, false, nil, model.Errorf(model.EINVALID, "handler.%s (line %d) has no format. Add handler.%s.format = scep or scep-ndes.", fh.num, fh.line, fh.num)
+	}
+	if old == nil && h.Format == model.HandlerNDES {
+		h.NDESPasswordLength, h.NDESPasswordCap = model.DefaultNDESPasswordLength, model.DefaultNDESPasswordCap
+	}
+	if p, ok := fh.settings["name"]; ok {
+		h.Name = strings.TrimSpace(p.value)
+	}
+	if p, ok := fh.settings["ndesusername"]; ok {
+		h.NDESUsername = strings.TrimSpace(p.value)
+	}
+	if p, ok := fh.settings["ndespassword"]; ok {
+		if len(p.value) < 8 {
+			return nil, false, nil, bad("ndespassword", "the password must be at least 8 characters long.")
+		}
+		if h.NDESPasswordHash == "" || bcrypt.CompareHashAndPassword([]byte(h.NDESPasswordHash), []byte(p.value)) != nil {
+			hash, err := bcrypt.GenerateFromPassword([]byte(p.value), bcrypt.DefaultCost)
+			if err != nil {
+				return nil, false, nil, bad("ndespassword", "the password cannot be hashed: %v.", err)
+			}
+			h.NDESPasswordHash = string(hash)
+		}
+	}
+	if p, ok := fh.settings["ndeschallengevalidity"]; ok {
+		v := strings.TrimSpace(p.value)
+		if _, err := model.ParseISODuration(v); err != nil {
+			return nil, false, nil, bad("ndeschallengevalidity", "%q is not an ISO-8601 duration such as PT15M, PT1H or P1D.", p.value)
+		}
+		h.NDESChallengeValidity = v
+	}
+	if p, ok := fh.settings["tokenprocedure"]; ok {
+		name := strings.TrimSpace(p.value)
+		i := slices.IndexFunc(cfg.TokenProcedures, func(tp model.TokenProcedure) bool { return tp.Name == name })
+		if i < 0 {
+			return nil, false, nil, bad("tokenprocedure", "there is no token procedure named %q. Create it first, or correct the name.", name)
+		}
+		id := cfg.TokenProcedures[i].ID
+		h.TokenProcedureID = &id
+	}
+	for setting, dst := range map[string]*bool{"enabled": &h.Enabled, "allowlegacyciphers": &h.AllowLegacyCiphers, "ndesbyteordermark": &h.NDESByteOrderMark} {
+		if p, ok := fh.settings[setting]; ok {
+			v, err := strconv.ParseBool(strings.TrimSpace(p.value))
+			if err != nil {
+				return nil, false, nil, bad(setting, "%q is not true or false.", p.value)
+			}
+			*dst = v
+		}
+	}
+	for setting, dst := range map[string]*int{"ndespasswordlength": &h.NDESPasswordLength, "ndespasswordcap": &h.NDESPasswordCap} {
+		if p, ok := fh.settings[setting]; ok {
+			v, err := strconv.Atoi(strings.TrimSpace(p.value))
+			if err != nil || v < 1 {
+				return nil, false, nil, bad(setting, "%q is not a positive whole number.", p.value)
+			}
+			*dst = v
+		}
+	}
+	if err := h.Validate(); err != nil {
+		return nil, false, nil, model.Errorf(model.EINVALID, "handler.%s (line %d): %s", fh.num, fh.line, model.ErrorMessage(err))
+	}
+	if old == nil {
+		return h, true, nil, nil
+	}
+	return h, false, handlerDiff(old, h), nil
+}
+
+// handlerDiff names the settings in which a and b differ.
+func handlerDiff(a, b *model.Handler) []string {
+	var d []string
+	add := func(differ bool, name string) {
+		if differ {
+			d = append(d, name)
+		}
+	}
+	add(a.Name != b.Name, "name")
+	add(a.Filter != b.Filter, "filter")
+	add(a.Format != b.Format, "format")
+	add(!equalID(a.TokenProcedureID, b.TokenProcedureID), "tokenprocedure")
+	add(a.Enabled != b.Enabled, "enabled")
+	add(a.AllowLegacyCiphers != b.AllowLegacyCiphers, "allowLegacyCiphers")
+	add(a.NDESUsername != b.NDESUsername, "ndesUsername")
+	add(a.NDESPasswordHash != b.NDESPasswordHash, "ndesPassword")
+	add(a.NDESChallengeValidity != b.NDESChallengeValidity, "ndesChallengeValidity")
+	add(a.NDESPasswordLength != b.NDESPasswordLength, "ndesPasswordLength")
+	add(a.NDESPasswordCap != b.NDESPasswordCap, "ndesPasswordCap")
+	add(a.NDESByteOrderMark != b.NDESByteOrderMark, "ndesByteOrderMark")
+	return d
+}
+
+func equalID(a, b *int64) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}

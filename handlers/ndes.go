@@ -1,0 +1,455 @@
+package handlers
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"html"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf16"
+
+	"github.com/labstack/echo/v4"
+	"github.com/scepgate/scepgate/enroll"
+	"github.com/scepgate/scepgate/model"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// NDESService is what the NDES challenge handler needs from the enrollment
+// workflow.
+type NDESService interface {
+	Snapshot(ctx context.Context) (*enroll.Snapshot, error)
+	IssueChallenge(ctx context.Context, snap *enroll.Snapshot, req enroll.ChallengeRequest) (*enroll.Challenge, error)
+}
+
+// AliasStore reads which handlers serve Microsoft's NDES paths.
+type AliasStore interface {
+	Aliases(ctx context.Context) (model.Aliases, error)
+}
+
+// NDESLimits slow down and then refuse a client address that keeps sending
+// wrong NDES credentials.
+type NDESLimits struct {
+	Window    time.Duration // failures older than this are forgotten
+	SlowAfter int           // from this many failures on, each answer waits
+	SlowStep  time.Duration // the wait grows by this much per failure
+	MaxDelay  time.Duration // and never exceeds this
+	LockAfter int           // this many failures refuse the address with 429
+	LockFor   time.Duration // for this long
+}
+
+// DefaultNDESLimits: from the 3rd failure within 15 minutes answers slow
+// down by 250 ms a step (at most 2 s); the 10th locks the address out for 5
+// minutes.
+var DefaultNDESLimits = NDESLimits{
+	Window: 15 * time.Minute, SlowAfter: 3, SlowStep: 250 * time.Millisecond, MaxDelay: 2 * time.Second,
+	LockAfter: 10, LockFor: 5 * time.Minute,
+}
+
+// AuthCacheTTL is how long a successful check of a handler's NDES password
+// is remembered, so that an MDM asking for many passwords does not pay for
+// a bcrypt comparison each time.
+const AuthCacheTTL = time.Minute
+
+// ndesPasswordCacheFull is what NDES says when it has handed out as many
+// unused passwords as it keeps.
+const ndesPasswordCacheFull = "The password cache is full."
+
+// NDES serves NDES challenge handlers (format scep-ndes) and Microsoft's
+// NDES paths as aliases of the handlers an administrator chooses.
+type NDES struct {
+	service NDESService
+	scep    *SCEP
+	aliases AliasStore
+	log     *slog.Logger
+	now     func() time.Time
+	limits  NDESLimits
+	compare func(hash, password []byte) error // bcrypt.CompareHashAndPassword
+
+	auth     authCache
+	failures failureLimiter
+	alias    aliasCache
+}
+
+// NDESConfig holds what NewNDES needs; zero values take the defaults.
+type NDESConfig struct {
+	Service NDESService
+	SCEP    *SCEP      // serves /certsrv/mscep/mscep.dll
+	Aliases AliasStore // which handlers the Microsoft paths map to
+	Log     *slog.Logger
+	Now     func() time.Time
+	Limits  NDESLimits
+}
+
+// NewNDES returns the NDES challenge handler.
+func NewNDES(cfg NDESConfig) *NDES {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Limits == (NDESLimits{}) {
+		cfg.Limits = DefaultNDESLimits
+	}
+	return &NDES{
+		service: cfg.Service, scep: cfg.SCEP, aliases: cfg.Aliases, log: cfg.Log, now: cfg.Now, limits: cfg.Limits,
+		compare:  bcrypt.CompareHashAndPassword,
+		auth:     authCache{entries: map[[32]byte]time.Time{}},
+		failures: failureLimiter{clients: map[string]*clientFailures{}},
+	}
+}
+
+// Challenge handles "GET /pgwy/scep/<filter>" for a handler h of format
+// scep-ndes (the seeded one is /pgwy/scep/ndeschallenge/): with the
+// handler's NDES user and password as HTTP Basic credentials it hands out a
+// one-time challenge password, as Microsoft's mscep_admin page does.
+func (n *NDES) Challenge(c echo.Context, snap *enroll.Snapshot, h *model.Handler) error {
+	req := c.Request()
+	if req.Method != http.MethodGet {
+		c.Response().Header().Set("Allow", http.MethodGet)
+		return c.String(http.StatusMethodNotAllowed, "Ask for a challenge password with GET.\n")
+	}
+	wantJSON := acceptsJSON(req)
+	c.Response().Header().Set("Cache-Control", "no-store")
+	client := c.RealIP()
+	log := n.log.With("handler", h.Name, "client", client)
+
+	if retry := n.failures.lockedFor(client, n.now()); retry > 0 {
+		log.Warn("ndes credentials refused: client locked out", "retry_after_s", seconds(retry))
+		return n.tooMany(c, retry, wantJSON)
+	}
+	user, password, ok := req.BasicAuth()
+	if !ok {
+		// Not a failure: clients such as PowerShell's Invoke-WebRequest
+		// send credentials only when challenged.
+		return n.unauthorized(c, wantJSON)
+	}
+	if !n.authenticate(h, user, password) {
+		count, delay, locked := n.failures.fail(client, n.now(), n.limits)
+		// Not the user name itself: people type passwords into it.
+		log.Warn("ndes credentials refused", "user_matches", user == h.NDESUsername, "failures", count)
+		if locked > 0 {
+			log.Warn("ndes client locked out after repeated failures", "failures", count, "retry_after_s", seconds(locked))
+			return n.tooMany(c, locked, wantJSON)
+		}
+		if err := sleep(req.Context(), delay); err != nil {
+			return nil // the client went away
+		}
+		return n.unauthorized(c, wantJSON)
+	}
+
+	ch, err := n.service.IssueChallenge(req.Context(), snap, enroll.ChallengeRequest{Handler: h, RequestedBy: user, ClientAddr: client})
+	if errors.Is(err, enroll.ErrPasswordCacheFull) {
+		if wantJSON {
+			return c.JSON(http.StatusServiceUnavailable, jsonError{Error: ndesPasswordCacheFull, Detail: model.ErrorMessage(err)})
+		}
+		validity, _ := h.NDESValidity()
+		return ndesPage(c, h, cacheFullBody(validity))
+	} else if err != nil {
+		return err
+	}
+	if wantJSON {
+		return c.JSON(http.StatusOK, challengeJSON{Challenge: ch.Password, ExpiresAt: ch.ExpiresAt.UTC(), CAThumbprint: ch.CAThumbprint})
+	}
+	return ndesPage(c, h, passwordBody(ch))
+}
+
+type challengeJSON struct {
+	Challenge    string    `json:"challenge"`
+	ExpiresAt    time.Time `json:"expires_at"`
+	CAThumbprint string    `json:"ca_thumbprint"`
+}
+
+type jsonError struct {
+	Error  string `json:"error"`
+	Detail string `json:"detail,omitempty"`
+}
+
+func acceptsJSON(r *http.Request) bool {
+	return strings.Contains(strings.ToLower(r.Header.Get(echo.HeaderAccept)), echo.MIMEApplicationJSON)
+}
+
+func (n *NDES) unauthorized(c echo.Context, wantJSON bool) error {
+	c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Basic realm="Network Device Enrollment Service"`)
+	msg := "Sign in with the NDES user name and password of this handler."
+	if wantJSON {
+		return c.JSON(http.StatusUnauthorized, jsonError{Error: msg})
+	}
+	return c.String(http.StatusUnauthorized, msg+"\n")
+}
+
+func (n *NDES) tooMany(c echo.Context, retry time.Duration, wantJSON bool) error {
+	c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(seconds(retry)))
+	msg := fmt.Sprintf("Too many failed sign-ins from this address. Check the NDES user name and password, and try again in %d seconds.", seconds(retry))
+	if wantJSON {
+		return c.JSON(http.StatusTooManyRequests, jsonError{Error: msg})
+	}
+	return c.String(http.StatusTooManyRequests, msg+"\n")
+}
+
+// seconds rounds d up to whole seconds, at least 1.
+func seconds(d time.Duration) int {
+	s := int((d + time.Second - 1) / time.Second)
+	return max(s, 1)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// authenticate checks user and password against handler h in constant
+// time. A correct password is remembered for AuthCacheTTL under a SHA-256
+// of the handler, its password hash and the password, so a changed
+// password is checked afresh.
+func (n *NDES) authenticate(h *model.Handler, user, password string) bool {
+	userOK := subtle.ConstantTimeCompare([]byte(user), []byte(h.NDESUsername)) == 1
+	if h.NDESPasswordHash == "" {
+		return false
+	}
+	key := sha256.Sum256([]byte(strconv.FormatInt(h.ID, 10) + "\x00" + h.NDESPasswordHash + "\x00" + password))
+	now := n.now()
+	if n.auth.hit(key, now) {
+		return userOK
+	}
+	if n.compare([]byte(h.NDESPasswordHash), []byte(password)) != nil {
+		return false
+	}
+	n.auth.add(key, now.Add(AuthCacheTTL))
+	return userOK
+}
+
+// authCache remembers successful password checks until they expire.
+type authCache struct {
+	mu      sync.Mutex
+	entries map[[32]byte]time.Time // key -> expiry
+}
+
+// maxAuthCacheEntries bounds the cache; a handler has one password, so
+// more entries only come from password changes within AuthCacheTTL.
+const maxAuthCacheEntries = 1024
+
+func (a *authCache) hit(key [32]byte, now time.Time) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	exp, ok := a.entries[key]
+	if ok && now.Before(exp) {
+		return true
+	}
+	if ok {
+		delete(a.entries, key)
+	}
+	return false
+}
+
+func (a *authCache) add(key [32]byte, exp time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.entries) >= maxAuthCacheEntries {
+		clear(a.entries)
+	}
+	a.entries[key] = exp
+}
+
+// failureLimiter counts failed sign-ins per client address.
+type failureLimiter struct {
+	mu      sync.Mutex
+	clients map[string]*clientFailures
+}
+
+type clientFailures struct {
+	count       int
+	first       time.Time
+	lockedUntil time.Time
+}
+
+// maxTrackedClients bounds the limiter's memory; beyond it, forgotten
+// entries are pruned first.
+const maxTrackedClients = 1 << 16
+
+// lockedFor returns how long client is still locked out, or 0.
+func (l *failureLimiter) lockedFor(client string, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if f, ok := l.clients[client]; ok && now.Before(f.lockedUntil) {
+		return f.lockedUntil.Sub(now)
+	}
+	return 0
+}
+
+// fail counts a failure of client and says how many it has had within the
+// window, how long to wait before answering, and, when this failure locks
+// the client out, for how long.
+func (l *failureLimiter) fail(client string, now time.Time, lim NDESLimits) (count int, delay, locked time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f, ok := l.clients[client]
+	if !ok || now.Sub(f.first) > lim.Window && !now.Before(f.lockedUntil) {
+		if len(l.clients) >= maxTrackedClients {
+			l.prune(now, lim)
+		}
+		f = &clientFailures{first: now}
+		l.clients[client] = f
+	}
+	f.count++
+	if f.count >= lim.LockAfter {
+		f.lockedUntil = now.Add(lim.LockFor)
+		// The window starts again once the lock ends.
+		f.count, f.first = 0, f.lockedUntil
+		return lim.LockAfter, 0, lim.LockFor
+	}
+	if f.count >= lim.SlowAfter {
+		delay = min(time.Duration(f.count-lim.SlowAfter+1)*lim.SlowStep, lim.MaxDelay)
+	}
+	return f.count, delay, 0
+}
+
+func (l *failureLimiter) prune(now time.Time, lim NDESLimits) {
+	for k, f := range l.clients {
+		if now.Sub(f.first) > lim.Window && !now.Before(f.lockedUntil) {
+			delete(l.clients, k)
+		}
+	}
+	if len(l.clients) >= maxTrackedClients {
+		clear(l.clients)
+	}
+}
+
+// ndesPage writes an NDES answer as Microsoft's mscep_admin does: HTTP 200,
+// Content-Type text/html without a charset, the body in UTF-16LE, with a
+// byte-order mark only when the handler asks for one.
+func ndesPage(c echo.Context, h *model.Handler, body string) error {
+	page := "<HTML><Head><Title>Network Device Enrollment Service</Title></Head><Body BgColor=#FFFFFF>" +
+		"<Font ID=locPageFont Face=\"Arial\">" +
+		"<Table Border=0 CellSpacing=0 CellPadding=4 Width=100% BgColor=#008080><TR><TD>" +
+		"<Font ID=locPageTitleFont Face=\"Arial\" Size=-1 Color=#FFFFFF><LocID ID=locMSCertSrv>Network Device Enrollment Service</LocID></Font>" +
+		"</TD></TR></Table>\r\n" +
+		"<P ID=locPageTitle> Network Device Enrollment Service allows you to obtain certificates for routers or other network devices using the Simple Certificate Enrollment Protocol (SCEP). </P>\r\n" +
+		body + "\r\n</Font></Body></HTML>\r\n"
+	return c.Blob(http.StatusOK, "text/html", utf16LE(page, h.NDESByteOrderMark))
+}
+
+func passwordBody(ch *enroll.Challenge) string {
+	return "<P> To complete certificate enrollment for your network device you will need the following information: " +
+		"<P> The thumbprint (hash value) for the CA certificate is: <B> " + html.EscapeString(ch.CAThumbprint) + " </B> " +
+		"<P> The enrollment challenge password is: <B> " + html.EscapeString(ch.Password) + " </B> " +
+		"<P> This password can be used only once and will expire within " + strconv.Itoa(minutes(ch.Validity)) + " minutes. " +
+		"<P> Each enrollment requires a new challenge password. You can refresh this web page to obtain a new challenge password. </P>"
+}
+
+func cacheFullBody(validity time.Duration) string {
+	return "<P> " + ndesPasswordCacheFull + " " +
+		"<P> Unused passwords are kept until they are used or expire, " + strconv.Itoa(minutes(validity)) + " minutes after they were handed out. " +
+		"Use the passwords already handed out, or wait until some expire, then refresh this web page. </P>"
+}
+
+// minutes rounds d up to whole minutes, as the page states validity.
+func minutes(d time.Duration) int {
+	return int((d + time.Minute - 1) / time.Minute)
+}
+
+// utf16LE encodes s as UTF-16 little-endian, after a byte-order mark when
+// bom is set.
+func utf16LE(s string, bom bool) []byte {
+	units := utf16.Encode([]rune(s))
+	b := make([]byte, 0, 2*len(units)+2)
+	if bom {
+		b = append(b, 0xFF, 0xFE)
+	}
+	for _, u := range units {
+		b = binary.LittleEndian.AppendUint16(b, u)
+	}
+	return b
+}
+
+// MSCEPAdmin handles "GET /certsrv/mscep_admin/" (and what lies below it):
+// Microsoft's challenge page, served by the NDES challenge handler the
+// mscep_admin alias names.
+func (n *NDES) MSCEPAdmin(c echo.Context) error {
+	snap, h, err := n.aliasHandler(c, model.AliasMSCEPAdmin)
+	if err != nil || h == nil {
+		return err
+	}
+	return n.Challenge(c, snap, h)
+}
+
+// MSCEP handles "GET|POST /certsrv/mscep/mscep.dll" and anything below it
+// (such as /pkiclient.exe): Microsoft's SCEP endpoint, served by the SCEP
+// handler the mscep alias names.
+func (n *NDES) MSCEP(c echo.Context) error {
+	snap, h, err := n.aliasHandler(c, model.AliasMSCEP)
+	if err != nil || h == nil {
+		return err
+	}
+	return n.scep.ServeHandler(c, snap, h)
+}
+
+// aliasHandler finds the enabled handler that alias maps to; when there is
+// none it answers 404 itself and returns a nil handler.
+func (n *NDES) aliasHandler(c echo.Context, alias string) (*enroll.Snapshot, *model.Handler, error) {
+	ctx := c.Request().Context()
+	snap, err := n.service.Snapshot(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := n.alias.get(ctx, n.aliases, snap.Config.Version)
+	if err != nil {
+		return nil, nil, err
+	}
+	name, path, flag, format := a.MSCEPAdmin, "/certsrv/mscep_admin/", "--mscep-admin", model.HandlerNDES
+	if alias == model.AliasMSCEP {
+		name, path, flag, format = a.MSCEP, "/certsrv/mscep/mscep.dll", "--mscep", model.HandlerSCEP
+	}
+	for i := range snap.Config.Handlers {
+		h := &snap.Config.Handlers[i]
+		if h.Name == name && h.Enabled && h.Format == format {
+			return snap, h, nil
+		}
+	}
+	n.log.Warn("ndes alias maps to no enabled handler", "alias", alias, "handler", name)
+	return nil, nil, c.String(http.StatusNotFound, fmt.Sprintf(
+		"No enabled handler serves %s. An administrator can map one with: scepgate handlers alias %s NAME\n", path, flag))
+}
+
+// aliasCache holds the aliases read at one configuration version; setting
+// an alias bumps the version.
+type aliasCache struct {
+	mu      sync.Mutex
+	loaded  bool
+	version int64
+	aliases model.Aliases
+}
+
+func (a *aliasCache) get(ctx context.Context, s AliasStore, version int64) (model.Aliases, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.loaded && a.version == version {
+		return a.aliases, nil
+	}
+	if s == nil {
+		return model.DefaultAliases, nil
+	}
+	al, err := s.Aliases(ctx)
+	if err != nil {
+		return al, err
+	}
+	a.loaded, a.version, a.aliases = true, version, al
+	return al, nil
+}

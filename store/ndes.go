@@ -1,0 +1,186 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/scepgate/scepgate/model"
+	"gorm.io/gorm"
+)
+
+// CreateNDESRegistration inserts r, a one-time password handed out by the
+// NDES challenge handler *r.HandlerID, unless that handler already has limit
+// unused, unexpired passwords out: then it writes nothing and returns false.
+// The count and the insert run in one transaction that holds the write lock
+// (BEGIN IMMEDIATE on SQLite, the handler's row locked on PostgreSQL), so
+// concurrent callers cannot overshoot the limit. audit, when not nil, is
+// recorded in the same transaction; an empty Target becomes "registration N".
+func (db *DB) CreateNDESRegistration(ctx context.Context, r *model.Registration, limit int, audit *model.AuditEvent) (created bool, err error) {
+	if r.Kind != model.RegistrationNDES || r.HandlerID == nil {
+		return false, model.Errorf(model.EINVALID, "An NDES password needs the challenge handler that issued it.")
+	}
+	now := db.now()
+	err = db.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := lockHandler(tx, db.dialect, *r.HandlerID); err != nil {
+			return err
+		}
+		var n int64
+		err := tx.Model(&model.Registration{}).
+			Where("handler_id = ? AND kind = ? AND state = ? AND used_at IS NULL AND expires_at > ?",
+				*r.HandlerID, model.RegistrationNDES, model.StateOpen, now).
+			Count(&n).Error
+		if err != nil {
+			return err
+		}
+		if n >= int64(limit) {
+			return nil
+		}
+		r.ID = 0
+		if r.CreatedAt.IsZero() {
+			r.CreatedAt = now
+		}
+		if err := tx.Create(r).Error; err != nil {
+			return err
+		}
+		created = true
+		if audit == nil {
+			return nil
+		}
+		if audit.Target == "" {
+			audit.Target = fmt.Sprintf("registration %d", r.ID)
+		}
+		return addAuditEvent(tx, now, audit)
+	})
+	if err != nil {
+		return false, translate(err, "Registration")
+	}
+	return created, nil
+}
+
+// lockHandler makes sure handler id exists and, on PostgreSQL, locks its
+// row until the transaction ends; SQLite transactions here begin
+// IMMEDIATE and so already hold the database's write lock.
+func lockHandler(tx *gorm.DB, dialect string, id int64) error {
+	q := `SELECT id FROM handlers WHERE id = ?`
+	if dialect == "postgres" {
+		q += ` FOR UPDATE`
+	}
+	var ids []int64
+	if err := tx.Raw(q, id).Scan(&ids).Error; err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		return model.Errorf(model.ENOTFOUND, "Handler %d not found.", id)
+	}
+	return nil
+}
+
+// CountOpenNDESPasswords returns how many unused, unexpired passwords
+// handler id has out.
+func (db *DB) CountOpenNDESPasswords(ctx context.Context, handlerID int64) (int64, error) {
+	var n int64
+	err := db.db.WithContext(ctx).Model(&model.Registration{}).
+		Where("handler_id = ? AND kind = ? AND state = ? AND used_at IS NULL AND expires_at > ?",
+			handlerID, model.RegistrationNDES, model.StateOpen, db.now()).
+		Count(&n).Error
+	return n, translate(err, "Registration")
+}
+
+// Meta keys of the Microsoft NDES URL aliases.
+const (
+	keyAliasMSCEPAdmin = "alias." + model.AliasMSCEPAdmin
+	keyAliasMSCEP      = "alias." + model.AliasMSCEP
+)
+
+// Aliases returns the handlers that serve Microsoft's NDES paths, by name;
+// model.DefaultAliases for what was never set.
+func (db *DB) Aliases(ctx context.Context) (model.Aliases, error) {
+	a := model.DefaultAliases
+	g := db.db.WithContext(ctx)
+	for key, dst := range map[string]*string{keyAliasMSCEPAdmin: &a.MSCEPAdmin, keyAliasMSCEP: &a.MSCEP} {
+		v, err := getMeta(g, key)
+		switch model.ErrorCode(err) {
+		case "":
+			*dst = v
+		case model.ENOTFOUND:
+		default:
+			return a, err
+		}
+	}
+	return a, nil
+}
+
+// SetAliases maps Microsoft's NDES paths to the handlers a names; an empty
+// name leaves that alias as it is. The mscep_admin alias must name a
+// handler of format scep-ndes, the mscep alias one of format scep. Running
+// servers see the change within a second.
+func (db *DB) SetAliases(ctx context.Context, a model.Aliases, audit *model.AuditEvent) error {
+	return translate(db.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		for _, set := range []struct{ key, name, format, path string }{
+			{keyAliasMSCEPAdmin, a.MSCEPAdmin, model.HandlerNDES, "/certsrv/mscep_admin/"},
+			{keyAliasMSCEP, a.MSCEP, model.HandlerSCEP, "/certsrv/mscep/mscep.dll"},
+		} {
+			if set.name == "" {
+				continue
+			}
+			var h model.Handler
+			if err := tx.Where("name = ?", set.name).Take(&h).Error; err != nil {
+				return translate(err, "Handler "+quote(set.name))
+			}
+			if h.Format != set.format {
+				return model.Errorf(model.EINVALID, "Handler %q has format %q, but %s needs a handler of format %q. Choose another handler.",
+					h.Name, h.Format, set.path, set.format)
+			}
+			if err := setMeta(tx, set.key, set.name); err != nil {
+				return err
+			}
+		}
+		if err := bumpConfigVersion(tx); err != nil {
+			return err
+		}
+		if audit != nil {
+			return addAuditEvent(tx, db.now(), audit)
+		}
+		return nil
+	}), "Alias")
+}
+
+// SaveHandlers creates the handlers whose ID is 0 and updates the others
+// (every field), in one transaction, after checking each with Validate. It
+// bumps the configuration version, so running servers reload within a
+// second, and records audit when it is not nil.
+func (db *DB) SaveHandlers(ctx context.Context, hs []model.Handler, audit *model.AuditEvent) error {
+	for i := range hs {
+		if err := hs[i].Validate(); err != nil {
+			return err
+		}
+	}
+	now := db.now()
+	return translate(db.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		for i := range hs {
+			h := &hs[i]
+			h.UpdatedAt = now
+			if h.ID == 0 {
+				h.CreatedAt = now
+				if err := tx.Create(h).Error; err != nil {
+					return translate(err, "Handler "+quote(h.Name))
+				}
+				continue
+			}
+			res := tx.Model(&model.Handler{}).Where("id = ?", h.ID).Select("*").Omit("id", "created_at").Updates(h)
+			if res.Error != nil {
+				return translate(res.Error, "Handler "+quote(h.Name))
+			}
+			if res.RowsAffected != 1 {
+				return model.Errorf(model.ENOTFOUND, "Handler %q not found.", h.Name)
+			}
+		}
+		if err := bumpConfigVersion(tx); err != nil {
+			return err
+		}
+		if audit != nil {
+			return addAuditEvent(tx, now, audit)
+		}
+		return nil
+	}), "Handler")
+}
