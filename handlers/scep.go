@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
 	"net/http"
 	"strings"
 
@@ -34,6 +35,9 @@ const (
 type SCEPService interface {
 	Snapshot(ctx context.Context) (*enroll.Snapshot, error)
 	Enroll(ctx context.Context, snap *enroll.Snapshot, e *enroll.Enrollment) ([]*x509.Certificate, error)
+	CertPoll(ctx context.Context, snap *enroll.Snapshot, h *model.Handler, transactionID string) ([]*x509.Certificate, error)
+	GetCert(ctx context.Context, snap *enroll.Snapshot, issuer []byte, serial *big.Int) (*x509.Certificate, error)
+	CurrentCRL(ctx context.Context, snap *enroll.Snapshot) (*model.CRL, error)
 	Rand() io.Reader
 }
 
@@ -101,7 +105,7 @@ func queryParam(c echo.Context, key string) string {
 
 // caps lists exactly what handler h implements.
 func caps(h *model.Handler) string {
-	return strings.Join([]string{"POSTPKIOperation", "SHA-1", "SHA-256", "SHA-512", "AES", "DES3"}, "\n") + "\n"
+	return strings.Join([]string{"POSTPKIOperation", "Renewal", "SHA-1", "SHA-256", "SHA-512", "AES", "DES3", "SCEPStandard"}, "\n") + "\n"
 }
 
 func (s *SCEP) getCACert(c echo.Context, snap *enroll.Snapshot) error {
@@ -124,13 +128,7 @@ func (s *SCEP) pkiOperation(c echo.Context, snap *enroll.Snapshot, h *model.Hand
 		return c.String(http.StatusBadRequest, "The SCEP message cannot be used: "+err.Error()+".\n")
 	}
 	log := s.Log.With("handler", h.Name, "transaction", req.TransactionID, "message_type", string(req.MessageType), "client", c.RealIP())
-	reply := pki.Reply{Status: scep.FAILURE, FailInfo: scep.BadRequest}
-	switch req.MessageType {
-	case scep.PKCSReq:
-		reply = s.enroll(c, snap, h, req, log)
-	default:
-		log.Info("scep request refused", "reason", "unsupported message type")
-	}
+	reply := s.answer(c, snap, h, req, log)
 	if reply.Status == "" {
 		return echo.NewHTTPError(http.StatusInternalServerError)
 	}
@@ -141,9 +139,15 @@ func (s *SCEP) pkiOperation(c echo.Context, snap *enroll.Snapshot, h *model.Hand
 	return c.Blob(http.StatusOK, contentTypePKI, der)
 }
 
-// enroll runs a PKCSReq and says how to answer it; an empty Status means an
-// internal error, already logged.
-func (s *SCEP) enroll(c echo.Context, snap *enroll.Snapshot, h *model.Handler, req *pki.Request, log *slog.Logger) pki.Reply {
+// answer runs a pkiMessage and says how to answer it; an empty Status means
+// an internal error, already logged.
+func (s *SCEP) answer(c echo.Context, snap *enroll.Snapshot, h *model.Handler, req *pki.Request, log *slog.Logger) pki.Reply {
+	switch req.MessageType {
+	case scep.PKCSReq, scep.RenewalReq, scep.UpdateReq, scep.CertPoll, scep.GetCert, scep.GetCRL:
+	default:
+		log.Info("scep request refused", "reason", "unknown message type")
+		return pki.Reply{Status: scep.FAILURE, FailInfo: scep.BadRequest}
+	}
 	if err := req.Decrypt(snap.Authority, h.AllowLegacyCiphers); err != nil {
 		var fe *pki.FailError
 		if errors.As(err, &fe) {
@@ -153,23 +157,49 @@ func (s *SCEP) enroll(c echo.Context, snap *enroll.Snapshot, h *model.Handler, r
 		log.Error("decrypt scep request", "err", err)
 		return pki.Reply{}
 	}
-	certs, err := s.Service.Enroll(c.Request().Context(), snap, &enroll.Enrollment{
-		Handler:       h,
-		CSR:           req.CSR,
-		Challenge:     req.ChallengePassword,
-		TransactionID: req.TransactionID,
-		ClientAddr:    c.RealIP(),
-	})
+	ctx := c.Request().Context()
+	var certs []*x509.Certificate
+	var err error
+	switch req.MessageType {
+	case scep.CertPoll:
+		certs, err = s.Service.CertPoll(ctx, snap, h, req.TransactionID)
+	case scep.GetCert:
+		var cert *x509.Certificate
+		cert, err = s.Service.GetCert(ctx, snap, req.IssuerAndSerial.Issuer.FullBytes, req.IssuerAndSerial.SerialNumber)
+		certs = []*x509.Certificate{cert}
+	case scep.GetCRL:
+		var crl *model.CRL
+		if crl, err = s.Service.CurrentCRL(ctx, snap); err == nil {
+			log.Info("CRL sent", "number", crl.Number)
+			return pki.Reply{Status: scep.SUCCESS, CRL: crl.DER}
+		}
+	default:
+		certs, err = s.Service.Enroll(ctx, snap, &enroll.Enrollment{
+			Handler:       h,
+			SignerCert:    req.SignerCert,
+			Renewal:       req.MessageType == scep.RenewalReq,
+			CSR:           req.CSR,
+			Challenge:     req.ChallengePassword,
+			TransactionID: req.TransactionID,
+			ClientAddr:    c.RealIP(),
+		})
+	}
 	var refusal *enroll.Refusal
 	switch {
 	case errors.As(err, &refusal):
-		log.Info("enrollment refused", "reason", refusal.Reason, "subject", req.CSR.Subject.String())
+		log.Info("scep request refused", "reason", refusal.Reason)
 		return pki.Reply{Status: scep.FAILURE, FailInfo: scep.BadRequest}
+	case errors.Is(err, enroll.ErrPending):
+		log.Info("scep request pending approval")
+		return pki.Reply{Status: scep.PENDING}
+	case errors.Is(err, enroll.ErrUnknownTransaction):
+		log.Info("scep request refused", "reason", err.Error())
+		return pki.Reply{Status: scep.FAILURE, FailInfo: scep.BadCertID}
 	case err != nil:
-		log.Error("enrollment failed", "err", err)
+		log.Error("scep request failed", "err", err)
 		return pki.Reply{}
 	}
-	log.Info("enrollment succeeded", "cipher", req.Cipher.Cipher.String(), "subject", certs[0].Subject.String())
+	log.Info("scep request succeeded", "cipher", req.Cipher.Cipher.String(), "subject", certs[0].Subject.String())
 	return pki.Reply{Status: scep.SUCCESS, Certs: certs}
 }
 

@@ -1,6 +1,10 @@
 package model
 
-import "time"
+import (
+	"strconv"
+	"strings"
+	"time"
+)
 
 // Certificate states.
 const (
@@ -26,7 +30,52 @@ type Certificate struct {
 	RegistrationID         *int64
 	TransactionID          string
 	PublicKeySHA256        string `gorm:"column:public_key_sha256"`
+	AuthorityID            *int64
 	CreatedAt              time.Time
+}
+
+// RFC 5280 revocation reasons.
+const (
+	ReasonUnspecified          = 0
+	ReasonKeyCompromise        = 1
+	ReasonCACompromise         = 2
+	ReasonAffiliationChanged   = 3
+	ReasonSuperseded           = 4
+	ReasonCessationOfOperation = 5
+	ReasonCertificateHold      = 6
+	ReasonPrivilegeWithdrawn   = 9
+)
+
+// RevocationReasons maps RFC 5280 reason names to codes.
+var RevocationReasons = map[string]int{
+	"unspecified":          ReasonUnspecified,
+	"keyCompromise":        ReasonKeyCompromise,
+	"cACompromise":         ReasonCACompromise,
+	"affiliationChanged":   ReasonAffiliationChanged,
+	"superseded":           ReasonSuperseded,
+	"cessationOfOperation": ReasonCessationOfOperation,
+	"certificateHold":      ReasonCertificateHold,
+	"privilegeWithdrawn":   ReasonPrivilegeWithdrawn,
+}
+
+// ParseRevocationReason reads a reason name (any case) or its number.
+func ParseRevocationReason(s string) (int, error) {
+	for name, code := range RevocationReasons {
+		if strings.EqualFold(name, s) || strconv.Itoa(code) == s {
+			return code, nil
+		}
+	}
+	return 0, Errorf(EINVALID, "Unknown revocation reason %q: use unspecified, keyCompromise, cACompromise, affiliationChanged, superseded, cessationOfOperation, certificateHold or privilegeWithdrawn.", s)
+}
+
+// CRL is a certificate revocation list the CA signed.
+type CRL struct {
+	ID          int64
+	AuthorityID int64
+	Number      int64
+	ThisUpdate  time.Time
+	NextUpdate  time.Time
+	DER         []byte `gorm:"column:der"`
 }
 
 // Authority kinds.

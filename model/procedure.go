@@ -42,8 +42,19 @@ type CertificateProcedure struct {
 	ExtKeyUsages string
 	ValidityDays int
 	MinRSABits   int
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// AllowedCurves lists the elliptic curves a CSR may use (P-256, P-384, P-521).
+	AllowedCurves string
+	// SubjectTemplate, when set, replaces the CSR's subject: a DN such as
+	// "CN={cn},O=Company" where {cn} is the CSR's common name.
+	SubjectTemplate string
+	// DNSNamePatterns, when set, lists the DNS names a CSR may ask for,
+	// comma separated; "*.example.com" matches one label.
+	DNSNamePatterns string
+	// OneKeyPerSubject keeps one key pair per subject and key usage: a new
+	// certificate supersedes the subject's others with the same key usage.
+	OneKeyPerSubject bool
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
 
 // Issuer certificate options of a token procedure.
@@ -68,6 +79,11 @@ type TokenProcedure struct {
 	IssuerCertificates string
 	InputView          int
 	RequireApproval    bool
+	// RenewalWindowDays: a device may renew within this many days before
+	// its certificate expires.
+	RenewalWindowDays int
+	// SupersedeOnRenewal revokes the renewed certificate (reason superseded).
+	SupersedeOnRenewal bool
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
 

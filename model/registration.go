@@ -35,6 +35,12 @@ type Registration struct {
 	UsedAt           *time.Time
 	CertificateID    *int64
 	TransactionID    string
+	// CSR and PublicKeySHA256 keep the request a pending registration
+	// authorised, until it is approved or rejected.
+	CSR             []byte `gorm:"column:csr"`
+	PublicKeySHA256 string `gorm:"column:public_key_sha256"`
+	// HandlerUsedID is the SCEP handler the registration was used at.
+	HandlerUsedID *int64
 	// LastFailure says why the last enrollment attempt with this
 	// registration's password was refused.
 	LastFailure string

@@ -26,6 +26,8 @@ import (
 // Authority is the CA and RA material held in memory: keys are decrypted
 // once at start.
 type Authority struct {
+	// ID is the CA's row in the database, zero until stored.
+	ID    int64
 	CA    *x509.Certificate
 	CAKey crypto.Signer
 	// Chain holds the certificates above the CA, when it is an intermediate.
@@ -227,7 +229,7 @@ func SealAuthority(a *Authority, mk *MasterKey) (ca, ra *model.Authority, err er
 
 // OpenAuthority decrypts stored CA and RA material with mk.
 func OpenAuthority(ca, ra *model.Authority, mk *MasterKey) (*Authority, error) {
-	a := &Authority{}
+	a := &Authority{ID: ca.ID}
 	var err error
 	if a.CA, err = x509.ParseCertificate(ca.CertDER); err != nil {
 		return nil, fmt.Errorf("parse CA certificate: %w", err)

@@ -5,6 +5,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
 	"fmt"
 	"io"
@@ -119,17 +120,29 @@ func requestedKeyUsage(csr *x509.CertificateRequest) (x509.KeyUsage, bool) {
 	return 0, false
 }
 
+// IssueOptions are the facts of an issuance beyond the CSR and procedure.
+type IssueOptions struct {
+	// CRLURL and CAIssuersURL go into the certificate's CRL distribution
+	// point and authority information access extensions, when set.
+	CRLURL       string
+	CAIssuersURL string
+	// Subject, when set, is used instead of the CSR's (renewal keeps the
+	// subject of the certificate it renews).
+	Subject *pkix.Name
+}
+
 // Issue signs a certificate for csr under procedure p. A CSR outside the
 // procedure is refused with an EINVALID error naming the rule it breaks.
-func (a *Authority) Issue(csr *x509.CertificateRequest, p *model.CertificateProcedure, now time.Time, rnd io.Reader) (*x509.Certificate, error) {
-	if err := csr.CheckSignature(); err != nil {
-		return nil, model.Errorf(model.EINVALID, "The CSR's signature does not verify.")
-	}
-	if err := checkKey(csr, p); err != nil {
+func (a *Authority) Issue(csr *x509.CertificateRequest, p *model.CertificateProcedure, o IssueOptions, now time.Time, rnd io.Reader) (*x509.Certificate, error) {
+	if err := CheckCSR(csr, p); err != nil {
 		return nil, err
 	}
-	if csr.Subject.CommonName == "" && len(csr.DNSNames) == 0 && len(csr.EmailAddresses) == 0 && len(csr.IPAddresses) == 0 && len(csr.URIs) == 0 {
-		return nil, model.Errorf(model.EINVALID, "The CSR names no subject: give it a common name or a subject alternative name.")
+	subject, err := SubjectFor(csr, p)
+	if err != nil {
+		return nil, err
+	}
+	if o.Subject != nil {
+		subject = *o.Subject
 	}
 	ku, err := keyUsageFor(csr, p)
 	if err != nil {
@@ -157,7 +170,7 @@ func (a *Authority) Issue(csr *x509.CertificateRequest, p *model.CertificateProc
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:   serial,
-		Subject:        csr.Subject,
+		Subject:        subject,
 		NotBefore:      now.Add(-5 * time.Minute),
 		NotAfter:       notAfter,
 		KeyUsage:       ku,
@@ -168,11 +181,111 @@ func (a *Authority) Issue(csr *x509.CertificateRequest, p *model.CertificateProc
 		URIs:           csr.URIs,
 		SubjectKeyId:   ski,
 	}
+	if o.CRLURL != "" {
+		tmpl.CRLDistributionPoints = []string{o.CRLURL}
+	}
+	if o.CAIssuersURL != "" {
+		tmpl.IssuingCertificateURL = []string{o.CAIssuersURL}
+	}
 	der, err := x509.CreateCertificate(rnd, tmpl, a.CA, csr.PublicKey, a.CAKey)
 	if err != nil {
 		return nil, fmt.Errorf("sign certificate: %w", err)
 	}
 	return x509.ParseCertificate(der)
+}
+
+// CheckCSR refuses, with an EINVALID error naming the rule, a CSR that
+// certificate procedure p does not allow: a bad signature, a weak or
+// unsupported key, no subject, or DNS names outside the allowed patterns.
+func CheckCSR(csr *x509.CertificateRequest, p *model.CertificateProcedure) error {
+	if err := csr.CheckSignature(); err != nil {
+		return model.Errorf(model.EINVALID, "The CSR's signature does not verify.")
+	}
+	if err := checkKey(csr, p); err != nil {
+		return err
+	}
+	if csr.Subject.CommonName == "" && len(csr.DNSNames) == 0 && len(csr.EmailAddresses) == 0 && len(csr.IPAddresses) == 0 && len(csr.URIs) == 0 {
+		return model.Errorf(model.EINVALID, "The CSR names no subject: give it a common name or a subject alternative name.")
+	}
+	if patterns := splitList(p.DNSNamePatterns); len(patterns) > 0 {
+		for _, name := range csr.DNSNames {
+			if !slices.ContainsFunc(patterns, func(pat string) bool { return matchDNS(pat, name) }) {
+				return model.Errorf(model.EINVALID, "The DNS name %q is not allowed by certificate procedure %q (allowed: %s).", name, p.Name, strings.Join(patterns, ", "))
+			}
+		}
+	}
+	if _, err := keyUsageFor(csr, p); err != nil {
+		return err
+	}
+	return nil
+}
+
+// SubjectFor returns the subject a certificate under p gets for csr: the
+// CSR's own, or p's SubjectTemplate with {cn} replaced by the CSR's
+// common name.
+func SubjectFor(csr *x509.CertificateRequest, p *model.CertificateProcedure) (pkix.Name, error) {
+	if strings.TrimSpace(p.SubjectTemplate) == "" {
+		return csr.Subject, nil
+	}
+	dn := strings.ReplaceAll(p.SubjectTemplate, "{cn}", csr.Subject.CommonName)
+	name, err := ParseDN(dn)
+	if err != nil {
+		return pkix.Name{}, model.Errorf(model.EINVALID, "Certificate procedure %q has a subject template that is not a DN: %s", p.Name, model.ErrorMessage(err))
+	}
+	return name, nil
+}
+
+// ParseDN reads a distinguished name such as "CN=device 1,OU=MDM,O=Company"
+// (attribute names in any case: CN, O, OU, C, L, ST, SERIALNUMBER).
+func ParseDN(s string) (pkix.Name, error) {
+	var n pkix.Name
+	for _, part := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(part, "=")
+		k, v = strings.ToUpper(strings.TrimSpace(k)), strings.TrimSpace(v)
+		if !ok || v == "" {
+			return n, model.Errorf(model.EINVALID, "%q is not attribute=value.", strings.TrimSpace(part))
+		}
+		switch k {
+		case "CN":
+			n.CommonName = v
+		case "O":
+			n.Organization = append(n.Organization, v)
+		case "OU":
+			n.OrganizationalUnit = append(n.OrganizationalUnit, v)
+		case "C":
+			n.Country = append(n.Country, v)
+		case "L":
+			n.Locality = append(n.Locality, v)
+		case "ST":
+			n.Province = append(n.Province, v)
+		case "SERIALNUMBER":
+			n.SerialNumber = v
+		default:
+			return n, model.Errorf(model.EINVALID, "The attribute %q is not supported in a subject template.", k)
+		}
+	}
+	return n, nil
+}
+
+// matchDNS reports whether name matches pattern: equal (any case), or
+// pattern "*.example.com" and name one label under example.com.
+func matchDNS(pattern, name string) bool {
+	pattern, name = strings.ToLower(pattern), strings.ToLower(name)
+	if rest, ok := strings.CutPrefix(pattern, "*."); ok {
+		label, parent, found := strings.Cut(name, ".")
+		return found && label != "" && parent == rest
+	}
+	return pattern == name
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func checkKey(csr *x509.CertificateRequest, p *model.CertificateProcedure) error {
@@ -186,8 +299,13 @@ func checkKey(csr *x509.CertificateRequest, p *model.CertificateProcedure) error
 			return model.Errorf(model.EINVALID, "The CSR's RSA key has %d bits; certificate procedure %q requires at least %d.", k.N.BitLen(), p.Name, minBits)
 		}
 	case *ecdsa.PublicKey:
-		if !slices.Contains([]elliptic.Curve{elliptic.P256(), elliptic.P384(), elliptic.P521()}, k.Curve) {
-			return model.Errorf(model.EINVALID, "The CSR's elliptic curve is not allowed: use P-256, P-384 or P-521.")
+		allowed := splitList(p.AllowedCurves)
+		if len(allowed) == 0 {
+			allowed = []string{"P-256", "P-384", "P-521"}
+		}
+		known := slices.Contains([]elliptic.Curve{elliptic.P256(), elliptic.P384(), elliptic.P521()}, k.Curve)
+		if !known || !slices.ContainsFunc(allowed, func(c string) bool { return strings.EqualFold(c, k.Curve.Params().Name) }) {
+			return model.Errorf(model.EINVALID, "The CSR's elliptic curve %s is not allowed by certificate procedure %q (allowed: %s).", k.Curve.Params().Name, p.Name, strings.Join(allowed, ", "))
 		}
 	default:
 		return model.Errorf(model.EINVALID, "The CSR's key type %T is not supported: use RSA or ECDSA.", csr.PublicKey)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 
 	"github.com/scepgate/scepgate/pki/cms"
 	"github.com/smallstep/pkcs7"
@@ -41,6 +42,20 @@ type Request struct {
 	Cipher            cms.Algorithm
 	CSR               *x509.CertificateRequest
 	ChallengePassword string
+	// IssuerAndSerial names the certificate a GetCert or GetCRL asks about.
+	IssuerAndSerial *IssuerAndSerial
+}
+
+// IssuerAndSerial identifies a certificate (RFC 5652, section 10.2.4).
+type IssuerAndSerial struct {
+	Issuer       asn1.RawValue
+	SerialNumber *big.Int
+}
+
+// issuerAndSubject is what a CertPoll carries (RFC 8894, section 3.3.3).
+type issuerAndSubject struct {
+	Issuer  asn1.RawValue
+	Subject asn1.RawValue
 }
 
 // ParseRequest parses a DER pkiMessage and verifies its signature. An error
@@ -120,6 +135,17 @@ func (r *Request) Decrypt(a *Authority, allowLegacy bool) error {
 		if r.ChallengePassword, err = x509util.ParseChallengePassword(plain); err != nil {
 			return &FailError{Info: scep.BadRequest, Reason: "the CSR's challengePassword cannot be read"}
 		}
+	case scep.GetCert, scep.GetCRL:
+		var ias IssuerAndSerial
+		if rest, err := asn1.Unmarshal(plain, &ias); err != nil || len(rest) > 0 || ias.SerialNumber == nil {
+			return &FailError{Info: scep.BadRequest, Reason: "the pkcsPKIEnvelope does not hold an IssuerAndSerialNumber"}
+		}
+		r.IssuerAndSerial = &ias
+	case scep.CertPoll:
+		var ias issuerAndSubject
+		if _, err := asn1.Unmarshal(plain, &ias); err != nil {
+			return &FailError{Info: scep.BadRequest, Reason: "the pkcsPKIEnvelope does not hold an IssuerAndSubject"}
+		}
 	}
 	return nil
 }
@@ -130,6 +156,8 @@ type Reply struct {
 	FailInfo scep.FailInfo
 	// Certs, for SUCCESS: the issued certificate first, then any chain.
 	Certs []*x509.Certificate
+	// CRL, for a SUCCESS answering GetCRL: the DER CRL.
+	CRL []byte
 }
 
 // CertRep builds the signed CertRep answering req. A SUCCESS reply's
@@ -138,11 +166,7 @@ type Reply struct {
 func (a *Authority) CertRep(req *Request, reply Reply, rnd io.Reader) ([]byte, error) {
 	var content []byte
 	if reply.Status == scep.SUCCESS {
-		var buf bytes.Buffer
-		for _, c := range reply.Certs {
-			buf.Write(c.Raw)
-		}
-		degenerate, err := pkcs7.DegenerateCertificate(buf.Bytes())
+		degenerate, err := degenerateSignedData(reply.Certs, reply.CRL)
 		if err != nil {
 			return nil, err
 		}
@@ -179,6 +203,43 @@ func (a *Authority) CertRep(req *Request, reply Reply, rnd io.Reader) ([]byte, e
 	return sd.Finish()
 }
 
+// degenerateSignedData encodes a certs-only (or CRL-only) SignedData, as
+// CertRep carries it (RFC 8894, section 3.3.2).
+func degenerateSignedData(certs []*x509.Certificate, crl []byte) ([]byte, error) {
+	if crl == nil {
+		var buf bytes.Buffer
+		for _, c := range certs {
+			buf.Write(c.Raw)
+		}
+		return pkcs7.DegenerateCertificate(buf.Bytes())
+	}
+	type contentInfo struct {
+		ContentType asn1.ObjectIdentifier
+	}
+	type signedData struct {
+		Version          int
+		DigestAlgorithms asn1.RawValue
+		ContentInfo      contentInfo
+		CRLs             asn1.RawValue
+		SignerInfos      asn1.RawValue
+	}
+	emptySet := asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSet, IsCompound: true, Bytes: []byte{}}
+	sd, err := asn1.Marshal(signedData{
+		Version:          1,
+		DigestAlgorithms: emptySet,
+		ContentInfo:      contentInfo{ContentType: pkcs7.OIDData},
+		CRLs:             asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 1, IsCompound: true, Bytes: crl},
+		SignerInfos:      emptySet,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return asn1.Marshal(struct {
+		ContentType asn1.ObjectIdentifier
+		Content     asn1.RawValue
+	}{pkcs7.OIDSignedData, asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: sd}})
+}
+
 // replyDigest mirrors the request's digest where it is one we sign with.
 func replyDigest(d asn1.ObjectIdentifier) asn1.ObjectIdentifier {
 	for _, ok := range []asn1.ObjectIdentifier{pkcs7.OIDDigestAlgorithmSHA1, pkcs7.OIDDigestAlgorithmSHA256,
@@ -193,4 +254,9 @@ func replyDigest(d asn1.ObjectIdentifier) asn1.ObjectIdentifier {
 // DegenerateCerts encodes certs as a certs-only PKCS#7 (GetCACert).
 func DegenerateCerts(certs []*x509.Certificate) ([]byte, error) {
 	return scep.DegenerateCertificates(certs)
+}
+
+// ParseDegenerate reads the certificates of a certs-only PKCS#7.
+func ParseDegenerate(der []byte) ([]*x509.Certificate, error) {
+	return scep.CACerts(der)
 }

@@ -51,3 +51,12 @@ func (db *DB) ReplaceAuthorities(ctx context.Context, ca, ra *model.Authority, a
 		return nil
 	}), "Authority")
 }
+
+// FindAuthority returns the CA or RA row with that id, active or retired.
+func (db *DB) FindAuthority(ctx context.Context, id int64) (*model.Authority, error) {
+	var a model.Authority
+	if err := db.db.WithContext(ctx).Take(&a, id).Error; err != nil {
+		return nil, translate(err, "Certificate authority")
+	}
+	return &a, nil
+}

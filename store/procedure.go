@@ -26,6 +26,9 @@ func (db *DB) LoadConfig(ctx context.Context) (*model.Config, error) {
 		if err == nil {
 			cfg.Version, _ = strconv.ParseInt(v, 10, 64)
 		}
+		if url, err := getMeta(tx, KeyPublicURL); err == nil {
+			cfg.PublicURL = url
+		}
 		if err := tx.Order("id").Find(&cfg.Handlers).Error; err != nil {
 			return err
 		}
@@ -85,6 +88,23 @@ type SeedHandler struct {
 }
 
 const keySeeded = "seeded"
+
+// KeyPublicURL names the setting that holds the server's public base URL.
+const KeyPublicURL = "public_url"
+
+// SetPublicURL records the base URL that issued certificates point their
+// CRL and CA certificate links at; running servers reload when it changes.
+func (db *DB) SetPublicURL(ctx context.Context, url string) error {
+	return translate(db.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if old, err := getMeta(tx, KeyPublicURL); err == nil && old == url {
+			return nil
+		}
+		if err := setMeta(tx, KeyPublicURL, url); err != nil {
+			return err
+		}
+		return bumpConfigVersion(tx)
+	}), "Setting")
+}
 
 // Seeded reports whether the database has had its first configuration.
 func (db *DB) Seeded(ctx context.Context) (bool, error) {

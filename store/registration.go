@@ -73,7 +73,10 @@ var ErrRegistrationTaken = model.Errorf(model.ECONFLICT, "The challenge password
 // transaction: the registration must still be open and unexpired (checked
 // and changed by one compare-and-swap statement), or nothing is written and
 // ErrRegistrationTaken is returned.
-func (db *DB) CompleteEnrollment(ctx context.Context, regID int64, cert *model.Certificate, audit *model.AuditEvent) error {
+//
+// The certificates named in supersede are revoked (superseded) in the same
+// transaction.
+func (db *DB) CompleteEnrollment(ctx context.Context, regID int64, cert *model.Certificate, audit *model.AuditEvent, supersede ...string) error {
 	now := db.now()
 	return translate(db.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Exec(`UPDATE registrations SET state = ?, used_at = ?, transaction_id = ?
@@ -89,7 +92,10 @@ func (db *DB) CompleteEnrollment(ctx context.Context, regID int64, cert *model.C
 		if err := tx.Create(cert).Error; err != nil {
 			return err
 		}
-		if err := tx.Exec(`UPDATE registrations SET certificate_id = ? WHERE id = ?`, cert.ID, regID).Error; err != nil {
+		if err := tx.Exec(`UPDATE registrations SET certificate_id = ?, handler_used_id = ? WHERE id = ?`, cert.ID, cert.HandlerID, regID).Error; err != nil {
+			return err
+		}
+		if err := revokeSerials(tx, supersede, model.ReasonSuperseded, now); err != nil {
 			return err
 		}
 		if audit != nil {

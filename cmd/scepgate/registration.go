@@ -2,17 +2,28 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/scepgate/scepgate/enroll"
 )
 
 func runRegistration(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "add" {
-		return usageError{"usage: scepgate registration add --token-procedure NAME --password PW [--subject-cn CN] [--dns NAME] [--valid-for DURATION]"}
+	if len(args) == 0 {
+		return usageError{"usage: scepgate registration add|pending|approve|reject ..."}
+	}
+	switch args[0] {
+	case "add":
+	case "pending":
+		return runRegistrationPending(ctx, args[1:], getenv, stdout, stderr)
+	case "approve", "reject":
+		return runRegistrationDecide(ctx, args[0], args[1:], getenv, stdout, stderr)
+	default:
+		return usageError{fmt.Sprintf("unknown registration command %q: use add, pending, approve or reject", args[0])}
 	}
 	var c commonFlags
 	fs := newFlagSet("registration add", getenv, stderr, &c)
@@ -42,5 +53,70 @@ func runRegistration(ctx context.Context, args []string, getenv func(string) str
 		return err
 	}
 	fmt.Fprintf(stdout, "Registration %d is open until %s for token procedure %q.\n", r.ID, r.ExpiresAt.Format(time.RFC3339), *tokenProc)
+	return nil
+}
+
+func runRegistrationPending(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var c commonFlags
+	fs := newFlagSet("registration pending", getenv, stderr, &c)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	e, err := open(ctx, c, setupOptions{}, getenv, stdout, slog.New(slog.NewTextHandler(stderr, nil)))
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	regs, err := e.db.ListPendingRegistrations(ctx)
+	if err != nil {
+		return err
+	}
+	if len(regs) == 0 {
+		fmt.Fprintln(stdout, "No enrollment waits for approval.")
+		return nil
+	}
+	for _, r := range regs {
+		subject := ""
+		if csr, err := x509.ParseCertificateRequest(r.CSR); err == nil {
+			subject = csr.Subject.String()
+		}
+		fmt.Fprintf(stdout, "%d\t%s\t%q\ttransaction %s\tfrom %s\n", r.ID, r.UsedAt.Format(time.RFC3339), subject, r.TransactionID, r.ClientAddr)
+	}
+	return nil
+}
+
+func runRegistrationDecide(ctx context.Context, verb string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var c commonFlags
+	fs := newFlagSet("registration "+verb, getenv, stderr, &c)
+	reason := fs.String("reason", "", "why the request is rejected (reject only)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError{fmt.Sprintf("usage: scepgate registration %s ID", verb)}
+	}
+	id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
+	if err != nil {
+		return usageError{fmt.Sprintf("%q is not a registration ID", fs.Arg(0))}
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	e, err := open(ctx, c, setupOptions{}, getenv, stdout, log)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	svc := enroll.NewService(e.db, e.mk, enroll.Options{Logger: log})
+	if verb == "reject" {
+		if err := svc.Reject(ctx, id, *reason, "cli"); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Registration %d is rejected; the device's next poll gets FAILURE.\n", id)
+		return nil
+	}
+	cert, err := svc.Approve(ctx, id, "cli")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Registration %d is approved: certificate %s for %s; the device gets it at its next poll.\n", id, cert.Serial, cert.Subject)
 	return nil
 }

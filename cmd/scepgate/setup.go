@@ -141,12 +141,14 @@ func (e *env) ensureSeed(ctx context.Context, getenv func(string) string, stdout
 	now := e.db.Now()
 	certProc := func(name string, f model.CertificateFormat) model.CertificateProcedure {
 		return model.CertificateProcedure{Name: name, Format: f, KeyUsageMode: model.KeyUsageFromCSR,
-			KeyUsages: allowedKeyUsages, ExtKeyUsages: "clientAuth", ValidityDays: 365, MinRSABits: 2048}
+			KeyUsages: allowedKeyUsages, ExtKeyUsages: "clientAuth", ValidityDays: 365, MinRSABits: 2048,
+			AllowedCurves: "P-256,P-384,P-521"}
 	}
 	tokenProc := func(name, cert string) store.SeedTokenProcedure {
 		return store.SeedTokenProcedure{
 			TokenProcedure: model.TokenProcedure{Name: name, StorageProfile: model.StorageProfilePKCS10,
-				IssuerCertificates: model.IssuerCertsStoreAll, InputView: model.InputViewSCEPRegistrations},
+				IssuerCertificates: model.IssuerCertsStoreAll, InputView: model.InputViewSCEPRegistrations,
+				RenewalWindowDays: 30, SupersedeOnRenewal: true},
 			CertificateProcedures: []string{cert},
 		}
 	}
