@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/scepgate/scepgate/model"
@@ -29,8 +30,12 @@ type Store interface {
 	CreateRegistration(ctx context.Context, r *model.Registration) error
 	FindRegistrationsByChallenge(ctx context.Context, hash string) ([]model.Registration, error)
 	RecordEnrollmentFailure(ctx context.Context, id int64, reason string, audit *model.AuditEvent) error
-	CompleteEnrollment(ctx context.Context, regID int64, cert *model.Certificate, audit *model.AuditEvent) error
+	CompleteEnrollment(ctx context.Context, regID int64, cert *model.Certificate, audit *model.AuditEvent, supersede ...string) error
 	AddAuditEvent(ctx context.Context, e *model.AuditEvent) error
+	// For NDES one-time passwords (challenge.go).
+	CreateNDESRegistration(ctx context.Context, r *model.Registration, limit int, audit *model.AuditEvent) (bool, error)
+	ExpireRegistrations(ctx context.Context) (int64, error)
+	lifecycleStore
 }
 
 // Service runs enrollments.
@@ -41,6 +46,7 @@ type Service struct {
 	rand  io.Reader
 	log   *slog.Logger
 	snaps *snapshots
+	crlMu sync.Mutex // one CRL signed at a time
 }
 
 // Options configure a Service; zero values take the defaults.
@@ -85,7 +91,10 @@ func (s *Service) ConfigChanged() { s.snaps.invalidate() }
 
 // Enrollment is one certificate request arriving at a SCEP handler.
 type Enrollment struct {
-	Handler       *model.Handler
+	Handler *model.Handler
+	// SignerCert signed the request; Renewal says it was a RenewalReq.
+	SignerCert    *x509.Certificate
+	Renewal       bool
 	CSR           *x509.CertificateRequest
 	Challenge     string
 	TransactionID string
@@ -102,48 +111,66 @@ func refuse(format string, args ...any) *Refusal {
 	return &Refusal{Reason: fmt.Sprintf(format, args...)}
 }
 
-// Enroll authorises e by its challenge password, issues its certificate,
-// and records both in one transaction. It returns the certificate followed,
-// when the token procedure stores all issuer certificates, by the CA chain.
-// A *Refusal error means the request is answered with a FAILURE.
+// ErrPending means the request waits for an administrator's approval; the
+// client is answered PENDING and polls.
+var ErrPending = errors.New("the request waits for approval")
+
+// Enroll answers a PKCSReq or RenewalReq: a retry of a transaction gets
+// what the first attempt got; a request signed with a certificate this CA
+// issued renews it; any other is authorised by its challenge password. The
+// certificate is issued and recorded, with the registration it consumes, in
+// one transaction. It returns the certificate followed, when the token
+// procedure stores all issuer certificates, by the CA chain. A *Refusal
+// error is answered with FAILURE, ErrPending with PENDING.
 func (s *Service) Enroll(ctx context.Context, snap *Snapshot, e *Enrollment) ([]*x509.Certificate, error) {
 	tp, cp, err := snap.Procedures(e.Handler)
 	if err != nil {
 		return nil, &Refusal{Reason: model.ErrorMessage(err)}
 	}
+	pkSum := sha256.Sum256(e.CSR.RawSubjectPublicKeyInfo)
+	pubKeyHash := hex.EncodeToString(pkSum[:])
+	if certs, err := s.retry(ctx, snap, tp, e.TransactionID, pubKeyHash); err != nil || certs != nil {
+		return certs, err
+	}
+	if e.Renewal || isIssuedBy(e.SignerCert, snap.Authority.CA) {
+		return s.renew(ctx, snap, e, tp, cp)
+	}
 	reg, err := s.authorise(ctx, e, tp, cp)
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
-	cert, err := snap.Authority.Issue(e.CSR, cp, now, s.rand)
-	if err != nil {
-		if model.ErrorCode(err) == model.EINVALID {
-			return nil, s.fail(ctx, reg, e, model.ErrorMessage(err))
+	if err := pki.CheckCSR(e.CSR, cp); err != nil {
+		return nil, s.fail(ctx, reg, e, model.ErrorMessage(err))
+	}
+	if tp.RequireApproval {
+		audit := &model.AuditEvent{
+			Actor: "scep:" + e.Handler.Name, Action: "enrollment.pending", ClientAddr: e.ClientAddr,
+			Target: fmt.Sprintf("registration %d", reg.ID),
+			Detail: fmt.Sprintf("subject %q waits for approval, transaction %s", e.CSR.Subject.String(), e.TransactionID),
 		}
+		err := s.store.MarkPending(ctx, reg.ID, e.Handler.ID, e.TransactionID, pubKeyHash, e.CSR.Raw, audit)
+		if model.ErrorCode(err) == model.ECONFLICT {
+			return nil, &Refusal{Reason: model.ErrorMessage(err)}
+		} else if err != nil {
+			return nil, err
+		}
+		s.log.Info("enrollment waits for approval", "registration", reg.ID, "transaction", e.TransactionID)
+		return nil, ErrPending
+	}
+	cert, rec, err := s.issue(snap, e.CSR, cp, pki.IssueOptions{}, e.Handler, e.TransactionID)
+	if err != nil {
 		return nil, err
 	}
-	pkSum := sha256.Sum256(e.CSR.RawSubjectPublicKeyInfo)
-	rec := &model.Certificate{
-		Serial:                 strings.ToLower(cert.SerialNumber.Text(16)),
-		Subject:                cert.Subject.String(),
-		DNSNames:               strings.Join(cert.DNSNames, ","),
-		NotBefore:              cert.NotBefore.UTC(),
-		NotAfter:               cert.NotAfter.UTC(),
-		DER:                    cert.Raw,
-		CSR:                    e.CSR.Raw,
-		State:                  model.CertActive,
-		HandlerID:              &e.Handler.ID,
-		CertificateProcedureID: &cp.ID,
-		TransactionID:          e.TransactionID,
-		PublicKeySHA256:        hex.EncodeToString(pkSum[:]),
+	supersede, err := s.oneKeyPerSubject(ctx, cp, cert, rec)
+	if err != nil {
+		return nil, err
 	}
 	audit := &model.AuditEvent{
 		Actor: "scep:" + e.Handler.Name, Action: "certificate.issue", ClientAddr: e.ClientAddr,
 		Target: "certificate " + rec.Serial,
 		Detail: fmt.Sprintf("subject %q, registration %d, transaction %s", rec.Subject, reg.ID, e.TransactionID),
 	}
-	if err := s.store.CompleteEnrollment(ctx, reg.ID, rec, audit); err != nil {
+	if err := s.store.CompleteEnrollment(ctx, reg.ID, rec, audit, supersede...); err != nil {
 		if model.ErrorCode(err) == model.ECONFLICT {
 			return nil, &Refusal{Reason: model.ErrorMessage(err)}
 		}
@@ -151,11 +178,51 @@ func (s *Service) Enroll(ctx context.Context, snap *Snapshot, e *Enrollment) ([]
 	}
 	s.log.Info("certificate issued", "serial", rec.Serial, "subject", rec.Subject,
 		"handler", e.Handler.Name, "registration", reg.ID, "transaction", e.TransactionID)
+	return withChain(snap, tp, cert), nil
+}
+
+// issue signs the certificate for csr and prepares its record.
+func (s *Service) issue(snap *Snapshot, csr *x509.CertificateRequest, cp *model.CertificateProcedure, o pki.IssueOptions, h *model.Handler, transactionID string) (*x509.Certificate, *model.Certificate, error) {
+	if base := strings.TrimRight(snap.Config.PublicURL, "/"); base != "" && snap.Authority.ID != 0 {
+		o.CRLURL = fmt.Sprintf("%s/pgwy/ca/%d/crl", base, snap.Authority.ID)
+		o.CAIssuersURL = fmt.Sprintf("%s/pgwy/ca/%d/cert", base, snap.Authority.ID)
+	}
+	cert, err := snap.Authority.Issue(csr, cp, o, s.now(), s.rand)
+	if err != nil {
+		if model.ErrorCode(err) == model.EINVALID {
+			return nil, nil, &Refusal{Reason: model.ErrorMessage(err)}
+		}
+		return nil, nil, err
+	}
+	pkSum := sha256.Sum256(csr.RawSubjectPublicKeyInfo)
+	rec := &model.Certificate{
+		Serial:                 strings.ToLower(cert.SerialNumber.Text(16)),
+		Subject:                cert.Subject.String(),
+		DNSNames:               strings.Join(cert.DNSNames, ","),
+		NotBefore:              cert.NotBefore.UTC(),
+		NotAfter:               cert.NotAfter.UTC(),
+		DER:                    cert.Raw,
+		CSR:                    csr.Raw,
+		State:                  model.CertActive,
+		HandlerID:              &h.ID,
+		CertificateProcedureID: &cp.ID,
+		TransactionID:          transactionID,
+		PublicKeySHA256:        hex.EncodeToString(pkSum[:]),
+	}
+	if snap.Authority.ID != 0 {
+		rec.AuthorityID = &snap.Authority.ID
+	}
+	return cert, rec, nil
+}
+
+// withChain returns cert, followed by the CA chain when the token procedure
+// stores all issuer certificates.
+func withChain(snap *Snapshot, tp *model.TokenProcedure, cert *x509.Certificate) []*x509.Certificate {
 	certs := []*x509.Certificate{cert}
 	if tp.IssuerCertificates == model.IssuerCertsStoreAll {
 		certs = append(certs, snap.Authority.CAChain()...)
 	}
-	return certs, nil
+	return certs
 }
 
 // authorise finds the open registration that e's challenge password

@@ -14,14 +14,19 @@ import (
 	"github.com/scepgate/scepgate/handlers"
 	"github.com/scepgate/scepgate/model"
 	"github.com/scepgate/scepgate/static"
-	"github.com/scepgate/scepgate/views"
 )
 
 // Config holds what the routes need.
 type Config struct {
 	Log  *slog.Logger
 	SCEP *handlers.SCEP
-	Home *handlers.Home
+	// Portal is the admin portal; nil serves no portal.
+	Portal *Portal
+	// NDES serves challenge handlers and Microsoft's NDES paths; nil
+	// leaves them unserved.
+	NDES *handlers.NDES
+	// Publisher serves CA certificates and CRLs; nil leaves them unserved.
+	Publisher *handlers.Publisher
 }
 
 // New returns the Echo instance serving scepgate.
@@ -41,18 +46,37 @@ func New(cfg Config) *echo.Echo {
 
 	e.Any("/pgwy/scep", cfg.SCEP.Serve)
 	e.Any("/pgwy/scep/*", cfg.SCEP.Serve)
+	if cfg.NDES != nil {
+		cfg.SCEP.NDES = cfg.NDES.Challenge
+		e.Any("/certsrv/mscep_admin", cfg.NDES.MSCEPAdmin)
+		e.Any("/certsrv/mscep_admin/*", cfg.NDES.MSCEPAdmin)
+		e.Any("/certsrv/mscep/mscep.dll", cfg.NDES.MSCEP)
+		e.Any("/certsrv/mscep/mscep.dll/*", cfg.NDES.MSCEP)
+	}
+	if cfg.Publisher != nil {
+		e.GET("/pgwy/ca/:id/cert", cfg.Publisher.CACert)
+		e.GET("/pgwy/ca/:id/crl", cfg.Publisher.CRL)
+	}
 
-	e.GET("/", cfg.Home.Show)
+	if cfg.Portal != nil {
+		addPortal(e, cfg.Portal)
+	}
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	e.StaticFS("/static", static.FS)
 	return e
+}
+
+// isProtocolPath reports whether path is served to SCEP clients and MDMs
+// (the handlers and Microsoft's NDES aliases) rather than to people.
+func isProtocolPath(path string) bool {
+	return strings.HasPrefix(path, "/pgwy/") || strings.HasPrefix(path, "/certsrv/")
 }
 
 func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
 		h.Set("X-Content-Type-Options", "nosniff")
-		if !strings.HasPrefix(c.Request().URL.Path, "/pgwy/") {
+		if !isProtocolPath(c.Request().URL.Path) {
 			h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 			h.Set("Referrer-Policy", "same-origin")
 			h.Set("X-Frame-Options", "DENY")
@@ -107,10 +131,10 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			msg = "Internal error."
 		}
 		var werr error
-		if strings.HasPrefix(c.Request().URL.Path, "/pgwy/") || c.Request().Method == http.MethodHead {
+		if isProtocolPath(c.Request().URL.Path) || c.Request().Method == http.MethodHead {
 			werr = c.String(status, msg+"\n")
 		} else {
-			werr = handlers.Render(c, status, views.ErrorPage(http.StatusText(status), msg))
+			werr = renderErrorPage(c, status, msg)
 		}
 		if werr != nil {
 			log.Error("write error response", "err", werr)

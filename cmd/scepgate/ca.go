@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/x509"
 	"fmt"
@@ -14,7 +15,6 @@ import (
 
 	"github.com/scepgate/scepgate/model"
 	"github.com/scepgate/scepgate/pki"
-	"software.sslmate.com/src/go-pkcs12"
 )
 
 func runCA(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -73,8 +73,8 @@ func keyDescription(pub crypto.PublicKey) string {
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
 		return fmt.Sprintf("RSA %d", k.N.BitLen())
-	case interface{ Params() any }:
-		return "ECDSA"
+	case *ecdsa.PublicKey:
+		return "ECDSA " + k.Curve.Params().Name
 	}
 	return fmt.Sprintf("%T", pub)
 }
@@ -124,54 +124,13 @@ func runCAImport(ctx context.Context, args []string, getenv func(string) string,
 // loadPKCS12Pair reads the CA and RA PKCS#12 files and checks that the RA
 // can serve that CA.
 func loadPKCS12Pair(caFile, raFile, password string) (*pki.Authority, error) {
-	caKey, caCert, caChain, err := readPKCS12(caFile, password)
+	caP12, err := os.ReadFile(caFile)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read %s: %w", caFile, err)
 	}
-	if !caCert.IsCA || caCert.KeyUsage&x509.KeyUsageCertSign == 0 {
-		return nil, model.Errorf(model.EINVALID, "The certificate in %s (%s) is not a CA certificate: it lacks basicConstraints CA:TRUE or the key usage keyCertSign.", caFile, caCert.Subject.String())
-	}
-	signer, ok := caKey.(crypto.Signer)
-	if !ok {
-		return nil, model.Errorf(model.EINVALID, "The key in %s cannot sign.", caFile)
-	}
-	raKey, raCert, _, err := readPKCS12(raFile, password)
+	raP12, err := os.ReadFile(raFile)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read %s: %w", raFile, err)
 	}
-	if err := pki.CheckRA(raCert, caCert); err != nil {
-		return nil, err
-	}
-	rsaKey, ok := raKey.(*rsa.PrivateKey)
-	if !ok {
-		return nil, model.Errorf(model.EINVALID, "The RA key in %s is not RSA.", raFile)
-	}
-	return &pki.Authority{CA: caCert, CAKey: signer, Chain: caChain, RA: raCert, RAKey: rsaKey}, nil
-}
-
-func readPKCS12(path, password string) (any, *x509.Certificate, []*x509.Certificate, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	key, cert, chain, err := pkcs12.DecodeChain(b, password)
-	if err != nil {
-		return nil, nil, nil, model.Errorf(model.EINVALID, "Cannot read %s as PKCS#12 (wrong password, or not a PKCS#12 file with one key and certificate): %v.", path, err)
-	}
-	if err := matchKey(key, cert); err != nil {
-		return nil, nil, nil, model.Errorf(model.EINVALID, "In %s, %s.", path, err.Error())
-	}
-	return key, cert, chain, nil
-}
-
-func matchKey(key any, cert *x509.Certificate) error {
-	s, ok := key.(crypto.Signer)
-	if !ok {
-		return fmt.Errorf("the key is not a signing key")
-	}
-	type equaler interface{ Equal(crypto.PublicKey) bool }
-	if pub, ok := s.Public().(equaler); !ok || !pub.Equal(cert.PublicKey) {
-		return fmt.Errorf("the private key does not belong to the certificate")
-	}
-	return nil
+	return pki.ParsePKCS12Pair(caP12, raP12, caFile, raFile, password)
 }

@@ -26,6 +26,12 @@ Usage:
   scepgate ca show               print the CA and RA certificates
   scepgate ca import             import a CA and RA from PKCS#12 files
   scepgate registration add      pre-register one enrollment
+  scepgate handlers list         list the handlers and the Microsoft NDES path aliases
+  scepgate handlers import FILE  create or update handlers from a handler.N.* properties file
+  scepgate handlers alias        map /certsrv/mscep_admin/ and /certsrv/mscep/mscep.dll to handlers
+  scepgate registration pending  list enrollments waiting for approval
+  scepgate registration approve ID | reject ID [--reason TEXT]
+  scepgate cert revoke           revoke a certificate by serial
 
 Every command takes --data DIR (SCEPGATE_DATA, default ./data) and
 --database DSN (SCEPGATE_DATABASE, default the SQLite file DIR/scepgate.db).
@@ -46,6 +52,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runCA(ctx, args[1:], getenv, stdout, stderr)
 	case "registration":
 		err = runRegistration(ctx, args[1:], getenv, stdout, stderr)
+	case "handlers":
+		err = runHandlers(ctx, args[1:], getenv, stdout, stderr)
+	case "cert":
+		err = runCert(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

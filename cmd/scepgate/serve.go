@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/scepgate/scepgate/enroll"
@@ -18,6 +19,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	var c commonFlags
 	fs := newFlagSet("serve", getenv, stderr, &c)
 	listen := fs.String("listen", envOr(getenv, "SCEPGATE_LISTEN", ":8080"), "address to listen on (SCEPGATE_LISTEN)")
+	publicURL := fs.String("public-url", getenv("SCEPGATE_PUBLIC_URL"), "base URL clients reach this server at; certificates link to their CRL under it (SCEPGATE_PUBLIC_URL; default http://localhost:PORT)")
 	caKey := fs.String("ca-key", envOr(getenv, "SCEPGATE_CA_KEY", "rsa2048"), "key type of a new CA: rsa2048, rsa3072, rsa4096, p256 or p384 (SCEPGATE_CA_KEY)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -29,15 +31,30 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer e.close()
 
+	if *publicURL == "" {
+		*publicURL = defaultPublicURL(*listen)
+	}
+	if err := e.db.SetPublicURL(ctx, strings.TrimRight(*publicURL, "/")); err != nil {
+		return err
+	}
 	svc := enroll.NewService(e.db, e.mk, enroll.Options{Logger: log})
 	if _, err := svc.Snapshot(ctx); err != nil {
 		return err
 	}
+	crlCtx, stopCRL := context.WithCancel(ctx)
+	defer stopCRL()
+	go svc.RunCRLUpdater(crlCtx, 10*time.Minute)
+	scepHandler := &handlers.SCEP{Service: svc, Log: log}
 	ec := web.New(web.Config{
-		Log:  log,
-		SCEP: &handlers.SCEP{Service: svc, Log: log},
-		Home: &handlers.Home{Service: svc},
+		Log:       log,
+		SCEP:      scepHandler,
+		Publisher: &handlers.Publisher{Service: svc},
+		Portal:    newPortal(e, svc, log),
+		NDES:      handlers.NewNDES(handlers.NDESConfig{Service: svc, SCEP: scepHandler, Aliases: e.db, Log: log}),
 	})
+	sweepCtx, stopSweeper := context.WithCancel(ctx)
+	defer stopSweeper()
+	go svc.RunExpirySweeper(sweepCtx, enroll.ExpiryInterval)
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
@@ -65,6 +82,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	return nil
+}
+
+// defaultPublicURL is http://localhost:PORT for a listen address.
+func defaultPublicURL(listen string) string {
+	_, port, err := net.SplitHostPort(listen)
+	if err != nil || port == "" {
+		port = "8080"
+	}
+	return "http://localhost:" + port
 }
 
 func displayAddr(a net.Addr) string {

@@ -1,0 +1,20 @@
+package main
+
+import (
+	"crypto/rand"
+	"log/slog"
+	"time"
+
+	"github.com/scepgate/scepgate/enroll"
+	"github.com/scepgate/scepgate/model"
+	"github.com/scepgate/scepgate/web"
+)
+
+// newPortal wires the admin portal to the database and the enrollment
+// service.
+func newPortal(e *env, svc *enroll.Service, log *slog.Logger) *web.Portal {
+	return web.NewPortal(web.PortalDeps{
+		Store: e.db, Service: svc, MasterKey: e.mk, Now: time.Now, Rand: rand.Reader, Log: log,
+		Throttle: model.DefaultThrottlePolicy,
+	})
+}

@@ -1,0 +1,393 @@
+// Package e2e drives a real scepgate server with a real browser (Debian's
+// chromium) and a real SCEP client (Debian's scepclient).
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+const (
+	chromiumPath  = "/usr/bin/chromium"
+	adminPassword = "e2e-admin-password"
+	helpPassword  = "e2e-helpdesk-password"
+	screenshots   = "../docs/screenshots"
+)
+
+// server is a scepgate serve process on a free loopback port.
+type server struct {
+	url string
+	log *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startServer builds cmd/scepgate and runs "scepgate serve" with a
+// temporary data folder.
+func startServer(t *testing.T) *server {
+	t.Helper()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "scepgate")
+	build := exec.Command("go", "build", "-o", bin, "github.com/scepgate/scepgate/cmd/scepgate")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build scepgate: %v\n%s", err, out)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	cmd := exec.Command(bin, "serve", "--listen", addr, "--data", filepath.Join(dir, "data"))
+	cmd.Env = append(os.Environ(), "SCEPGATE_ADMIN_PASSWORD="+adminPassword, "SCEPGATE_NDES_PASSWORD=e2e-ndes-password")
+	s := &server{url: "http://" + addr, log: &syncBuffer{}}
+	cmd.Stdout, cmd.Stderr = s.log, s.log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("server log:\n%s", s.log.String())
+		}
+	})
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		res, err := http.Get(s.url + "/healthz")
+		if err == nil {
+			_ = res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return s
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("scepgate did not answer /healthz within 60 s; log:\n%s", s.log.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// newBrowser starts headless chromium with a temporary profile.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("chromium is missing at %s: install it with: apt-get install chromium", chromiumPath)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// do runs actions, failing the test with what step and page went wrong.
+func do(t *testing.T, ctx context.Context, step string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		fail(t, ctx, step, err)
+	}
+}
+
+// read runs one action that returns a value.
+func read[T any](t *testing.T, ctx context.Context, step string, a chromedp.Action[T]) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		fail(t, ctx, step, err)
+	}
+	return v
+}
+
+func text(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	return strings.TrimSpace(read(t, ctx, "read "+sel, chromedp.Text(chromedp.CSS(sel))))
+}
+
+func fail(t *testing.T, ctx context.Context, step string, err error) {
+	t.Helper()
+	loc, _ := chromedp.Run(ctx, chromedp.Location())
+	body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+	t.Fatalf("%s: %v\nat %s:\n%s", step, err, loc, body)
+}
+
+// shot saves a full-page PNG of the current page as docs/screenshots/name.png.
+func shot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png := read(t, ctx, "screenshot "+name, chromedp.FullScreenshot(100))
+	if err := os.MkdirAll(screenshots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(screenshots, name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func byID(id string) string { return "#" + id }
+
+func signIn(t *testing.T, ctx context.Context, base, user, password string) {
+	t.Helper()
+	do(t, ctx, "sign in as "+user,
+		chromedp.Navigate(base+"/signin"),
+		chromedp.WaitVisible(chromedp.CSS(byID("username"))),
+		chromedp.SendKeys(chromedp.CSS(byID("username")), user),
+		chromedp.SendKeys(chromedp.CSS(byID("password")), password),
+		chromedp.Click(chromedp.CSS(`[data-testid="signin-submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="who"]`)),
+	)
+}
+
+func signOut(t *testing.T, ctx context.Context) {
+	t.Helper()
+	do(t, ctx, "sign out",
+		chromedp.Click(chromedp.CSS(`[data-testid="signout"]`)),
+		chromedp.WaitVisible(chromedp.CSS(byID("username"))),
+	)
+}
+
+// TestPortalNDESFlow is the help-desk story end to end: an administrator
+// sets up procedures, an NDES handler pair and a help-desk user; the
+// help desk hands out a password; a device enrolls with it; the
+// registration shows used with its certificate.
+func TestPortalNDESFlow(t *testing.T) {
+	scepclient, err := exec.LookPath("scepclient")
+	if err != nil {
+		t.Fatalf("scepclient is missing: install it with: apt-get install scep")
+	}
+	srv := startServer(t)
+	ctx := newBrowser(t)
+	base := srv.url
+
+	signIn(t, ctx, base, "admin", adminPassword)
+	do(t, ctx, "dashboard", chromedp.WaitVisible(chromedp.CSS(`[data-testid="chart"]`)))
+	shot(t, ctx, "dashboard")
+
+	do(t, ctx, "CA page", chromedp.Navigate(base+"/ca"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="ndes-thumbprint"]`)))
+	shot(t, ctx, "ca")
+
+	// A certificate procedure, first with a mistake the form points out.
+	do(t, ctx, "certificate procedure with a mistake",
+		chromedp.Navigate(base+"/procedures/certificate/new"),
+		chromedp.WaitVisible(chromedp.CSS(byID("name"))),
+		chromedp.SetValue(chromedp.CSS(byID("name")), "E2E NDES Certificate"),
+		chromedp.SetValue(chromedp.CSS(byID("format")), "scepndesdynamicenroll"),
+		chromedp.SetAttributeValue(chromedp.CSS(byID("validity_days")), "min", "0"), // let the server judge
+		chromedp.SetValue(chromedp.CSS(byID("validity_days")), "0"),
+		chromedp.Click(chromedp.CSS(`[data-testid="save"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="error-validity_days"]`)),
+	)
+	shot(t, ctx, "form-error")
+	do(t, ctx, "certificate procedure",
+		chromedp.SetValue(chromedp.CSS(byID("validity_days")), "365"),
+		chromedp.Click(chromedp.CSS(`[data-testid="save"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="token-procedures"]`)),
+	)
+	do(t, ctx, "token procedure",
+		chromedp.Navigate(base+"/procedures/token/new"),
+		chromedp.WaitVisible(chromedp.CSS(byID("name"))),
+		chromedp.SetValue(chromedp.CSS(byID("name")), "E2E NDES Enroll"),
+		chromedp.Click(`//label[contains(., "E2E NDES Certificate")]/input`),
+		chromedp.Click(chromedp.CSS(`[data-testid="save"]`)),
+		chromedp.WaitVisible(`//a[text()="E2E NDES Enroll"]`),
+	)
+	shot(t, ctx, "procedures")
+
+	// The NDES handler pair: the challenge page and the SCEP endpoint.
+	do(t, ctx, "NDES challenge handler",
+		chromedp.Navigate(base+"/handlers/new"),
+		chromedp.WaitVisible(chromedp.CSS(byID("name"))),
+		chromedp.SetValue(chromedp.CSS(byID("name")), "e2echallenge"),
+		chromedp.SetValue(chromedp.CSS(byID("filter")), "e2echallenge/"),
+		setSelectByText(byID("format"), "scep-ndes: NDES one-time password page for MDMs"),
+		chromedp.SetValue(chromedp.CSS(byID("ndes_username")), "mdm"),
+		chromedp.SetValue(chromedp.CSS(byID("ndes_password")), "mdm-password-1"),
+		chromedp.SetValue(chromedp.CSS(byID("ndes_challenge_validity")), "PT60M"),
+	)
+	shot(t, ctx, "handler-ndes")
+	do(t, ctx, "save NDES challenge handler",
+		chromedp.Click(chromedp.CSS(`[data-testid="save"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="handler-e2echallenge"]`)),
+	)
+	do(t, ctx, "NDES request handler",
+		chromedp.Navigate(base+"/handlers/new"),
+		chromedp.WaitVisible(chromedp.CSS(byID("name"))),
+		chromedp.SetValue(chromedp.CSS(byID("name")), "e2erequest"),
+		chromedp.SetValue(chromedp.CSS(byID("filter")), "e2erequest"),
+		setSelectByText(byID("format"), "scep: SCEP endpoint for devices, runs a token procedure"),
+		setSelectByText(byID("token_procedure"), "E2E NDES Enroll"),
+		chromedp.Click(`//label[contains(., "single DES")]/input`),
+		chromedp.Click(chromedp.CSS(`[data-testid="save"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="handler-e2erequest"]`)),
+	)
+	handlerURL := text(t, ctx, `[data-testid="handler-e2erequest"] [data-testid="url"]`)
+	if want := base + "/pgwy/scep/e2erequest"; handlerURL != want {
+		t.Errorf("handler URL %q, want %q", handlerURL, want)
+	}
+	shot(t, ctx, "handlers")
+
+	// With htmx the list follows the search box as one types.
+	do(t, ctx, "live search",
+		chromedp.SendKeys(chromedp.CSS(`input[type="search"]`), "e2ereq"),
+		chromedp.WaitNotPresent(chromedp.CSS(`[data-testid="handler-e2echallenge"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="handler-e2erequest"]`)),
+	)
+	if loc := read(t, ctx, "location", chromedp.Location()); !strings.HasSuffix(loc, "/handlers?q=e2ereq") {
+		t.Errorf("after live search the address is %q, want it to end in /handlers?q=e2ereq", loc)
+	}
+
+	do(t, ctx, "help-desk user",
+		chromedp.Navigate(base+"/users/new"),
+		chromedp.WaitVisible(chromedp.CSS(byID("username"))),
+		chromedp.SetValue(chromedp.CSS(byID("username")), "hd1"),
+		chromedp.SetValue(chromedp.CSS(byID("role")), "helpdesk"),
+		chromedp.SetValue(chromedp.CSS(byID("password")), helpPassword),
+		chromedp.SetValue(chromedp.CSS(byID("password2")), helpPassword),
+		chromedp.Click(chromedp.CSS(`[data-testid="save"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="user"]`)),
+		chromedp.Navigate(base+"/users"),
+		chromedp.WaitVisible(`//a[text()="hd1"]`),
+	)
+	shot(t, ctx, "users")
+	signOut(t, ctx)
+
+	// The help desk gets a password, shown large once, on a phone-sized screen.
+	signIn(t, ctx, base, "hd1", helpPassword)
+	do(t, ctx, "NDES password",
+		chromedp.EmulateViewport(390, 844),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="get-password"]`)),
+		setSelectByText(byID("handler"), "e2echallenge (PT60M)"),
+		chromedp.Click(chromedp.CSS(`[data-testid="get-password"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="ndes-password"]`)),
+	)
+	password, thumbprint := text(t, ctx, `[data-testid="ndes-password"]`), text(t, ctx, `[data-testid="ca-thumbprint"]`)
+	if len(password) != 16 || strings.ToUpper(password) != password || len(thumbprint) != 35 {
+		t.Fatalf("password %q and thumbprint %q, want 16 upper-case hex characters and four groups of eight", password, thumbprint)
+	}
+	shot(t, ctx, "ndes-password-phone")
+	do(t, ctx, "desktop size", chromedp.EmulateViewport(1280, 900))
+
+	// The help desk may not open the procedures page.
+	do(t, ctx, "help desk refused",
+		chromedp.Navigate(base+"/procedures"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="forbidden"]`)),
+	)
+	forbidden := text(t, ctx, `[data-testid="forbidden"] h1`)
+	if forbidden != "Not allowed" {
+		t.Errorf("forbidden page heading %q, want Not allowed", forbidden)
+	}
+	shot(t, ctx, "forbidden")
+
+	// A device enrolls with the password.
+	dev := t.TempDir()
+	enroll := exec.Command(scepclient, "-server-url", handlerURL, "-challenge", password,
+		"-private-key", filepath.Join(dev, "device.key"), "-certificate", filepath.Join(dev, "device.pem"), "-cn", "e2e-device-1")
+	enroll.Dir = dev
+	if out, err := enroll.CombinedOutput(); err != nil {
+		t.Fatalf("scepclient: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dev, "device.pem")); err != nil {
+		t.Fatalf("scepclient wrote no certificate: %v", err)
+	}
+
+	// The help desk sees the registration used; the administrator follows
+	// it to the certificate.
+	do(t, ctx, "registration used",
+		chromedp.Navigate(base+"/registrations?q=hd1"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="registrations"] table`)),
+	)
+	state := text(t, ctx, `[data-testid="registrations"] tbody tr [data-testid="state"]`)
+	if state != "used" {
+		t.Errorf("registration state %q, want used", state)
+	}
+	signOut(t, ctx)
+	signIn(t, ctx, base, "admin", adminPassword)
+	do(t, ctx, "certificate linked",
+		chromedp.Navigate(base+"/registrations?q=hd1&state=used"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="certificate-link"]`)),
+	)
+	shot(t, ctx, "registrations")
+	do(t, ctx, "certificate page",
+		chromedp.Click(chromedp.CSS(`[data-testid="certificate-link"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="certificate"]`)),
+	)
+	subject := text(t, ctx, `[data-testid="certificate"] h1`)
+	if !strings.Contains(subject, "CN=e2e-device-1") {
+		t.Errorf("certificate subject %q, want CN=e2e-device-1", subject)
+	}
+	shot(t, ctx, "certificate")
+	do(t, ctx, "dashboard after enrollment",
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="chart"]`)),
+	)
+	active := text(t, ctx, `[data-testid="count-active"] .tile-n`)
+	if active != "1" {
+		t.Errorf("dashboard active certificates %q, want 1", active)
+	}
+	shot(t, ctx, "dashboard")
+	do(t, ctx, "audit log", chromedp.Navigate(base+"/audit"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="audit"]`)))
+	shot(t, ctx, "audit")
+}
+
+// setSelectByText picks the option of the select sel whose text is text.
+func setSelectByText(sel, text string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		js := fmt.Sprintf(`(() => { const s = document.querySelector(%q); const o = [...s.options].find(o => o.text === %q); if (!o) return false; s.value = o.value; s.dispatchEvent(new Event("change", {bubbles: true})); return true; })()`, sel, text)
+		ok, err := chromedp.Evaluate[bool](js)(ctx, t)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("select %s has no option %q", sel, text)
+		}
+		return nil
+	})
+}

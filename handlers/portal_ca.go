@@ -1,0 +1,179 @@
+package handlers
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/scepgate/scepgate/model"
+	"github.com/scepgate/scepgate/pki"
+	"github.com/scepgate/scepgate/views"
+)
+
+// CAPage shows the CA and RA certificates and offers them for download.
+type CAPage struct {
+	Snapshot SnapshotSource
+	Now      func() time.Time
+}
+
+// Show handles "GET /ca".
+func (h *CAPage) Show(c echo.Context) error {
+	return h.render(c, http.StatusOK, nil)
+}
+
+func (h *CAPage) render(c echo.Context, status int, errs views.FieldErrors) error {
+	snap, err := h.Snapshot.Snapshot(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	a, now := snap.Authority, h.Now()
+	p := views.CAProps{Page: PageFor(c, "Certificate authority", "ca"), NDESThumbprint: pki.NDESThumbprint(a.CA), Errors: errs}
+	p.Certs = append(p.Certs, certInfo("ca", "CA", a.CA, now))
+	for i, ic := range a.Chain {
+		p.Certs = append(p.Certs, certInfo("", "Issuer "+itoa(i+1), ic, now))
+	}
+	ra := certInfo("ra", "RA", a.RA, now)
+	ra.KeyUsage = pki.KeyUsageString(a.RA.KeyUsage)
+	p.Certs = append(p.Certs, ra)
+	return Render(c, status, views.CA(p))
+}
+
+func certInfo(id, label string, c *x509.Certificate, now time.Time) views.CertInfo {
+	return views.CertInfo{
+		ID: id, Label: label, Subject: c.Subject.String(), Issuer: c.Issuer.String(),
+		Serial: strings.ToLower(c.SerialNumber.Text(16)), NotBefore: c.NotBefore.UTC(), NotAfter: c.NotAfter.UTC(),
+		SHA256: pki.SHA256Fingerprint(c), Warn: c.NotAfter.Sub(now) < authorityWarn,
+	}
+}
+
+// Download handles "GET /ca/:file": ca.pem, ca.der, ra.pem, ra.der,
+// chain.pem (CA and issuers) and chain.p7b (RA, CA and issuers as a
+// degenerate PKCS#7, what GetCACert answers).
+func (h *CAPage) Download(c echo.Context) error {
+	snap, err := h.Snapshot.Snapshot(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	a := snap.Authority
+	file := c.Param("file")
+	var certs []*x509.Certificate
+	switch strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(file, ".pem"), ".der"), ".p7b") {
+	case "ca":
+		certs = []*x509.Certificate{a.CA}
+	case "ra":
+		certs = []*x509.Certificate{a.RA}
+	case "chain":
+		certs = a.CAChain()
+		if strings.HasSuffix(file, ".p7b") {
+			certs = append([]*x509.Certificate{a.RA}, certs...)
+		}
+	default:
+		return model.Errorf(model.ENOTFOUND, "There is no such download.")
+	}
+	return sendCerts(c, file, certs)
+}
+
+// sendCerts answers with certs as an attachment named file, whose
+// extension picks the format: .pem, .der (first certificate) or .p7b.
+func sendCerts(c echo.Context, file string, certs []*x509.Certificate) error {
+	c.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="`+file+`"`)
+	switch {
+	case strings.HasSuffix(file, ".pem"):
+		var b []byte
+		for _, ct := range certs {
+			b = append(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ct.Raw})...)
+		}
+		return c.Blob(http.StatusOK, "application/x-pem-file", b)
+	case strings.HasSuffix(file, ".der") && len(certs) == 1:
+		return c.Blob(http.StatusOK, "application/pkix-cert", certs[0].Raw)
+	case strings.HasSuffix(file, ".p7b"):
+		der, err := pki.DegenerateCerts(certs)
+		if err != nil {
+			return err
+		}
+		return c.Blob(http.StatusOK, "application/pkcs7-mime", der)
+	}
+	return model.Errorf(model.ENOTFOUND, "There is no such download.")
+}
+
+// AuthorityStore replaces the CA and RA.
+type AuthorityStore interface {
+	ReplaceAuthorities(ctx context.Context, ca, ra *model.Authority, audit *model.AuditEvent) error
+}
+
+// CAImport takes a CA and RA from PKCS#12 files uploaded by an
+// administrator.
+type CAImport struct {
+	Store  AuthorityStore
+	Seal   func(a *pki.Authority) (ca, ra *model.Authority, err error)
+	Config ConfigNotifier
+	Page   *CAPage
+}
+
+// maxPKCS12 bounds each uploaded PKCS#12 file.
+const maxPKCS12 = 1 << 20
+
+// Import handles "POST /ca/import".
+func (h *CAImport) Import(c echo.Context) error {
+	errs := views.FieldErrors{}
+	caP12, err := uploaded(c, "ca_p12")
+	if err != "" {
+		errs["ca_p12"] = err
+	}
+	raP12, err := uploaded(c, "ra_p12")
+	if err != "" {
+		errs["ra_p12"] = err
+	}
+	if c.FormValue("confirm") != "on" {
+		errs["confirm"] = "Confirm that devices will get certificates from the new CA from now on."
+	}
+	if len(errs) > 0 {
+		return h.Page.render(c, http.StatusUnprocessableEntity, errs)
+	}
+	a, perr := pki.ParsePKCS12Pair(caP12, raP12, "the CA file", "the RA file", c.FormValue("password"))
+	if perr != nil {
+		if model.ErrorCode(perr) == model.EINVALID {
+			return h.Page.render(c, http.StatusUnprocessableEntity, views.FieldErrors{"": model.ErrorMessage(perr)})
+		}
+		return perr
+	}
+	caRow, raRow, serr := h.Seal(a)
+	if serr != nil {
+		return serr
+	}
+	audit := &model.AuditEvent{Actor: actor(c), Action: "ca.import", ClientAddr: c.RealIP(), Target: a.CA.Subject.String(),
+		Detail: "imported CA " + pki.SHA256Fingerprint(a.CA) + " and RA " + pki.SHA256Fingerprint(a.RA)}
+	if err := h.Store.ReplaceAuthorities(c.Request().Context(), caRow, raRow, audit); err != nil {
+		return err
+	}
+	if h.Config != nil {
+		h.Config.ConfigChanged()
+	}
+	return done(c, "/ca", "The CA and RA were imported. Devices get certificates from the new CA from now on.")
+}
+
+// uploaded reads the file field name, or says what is wrong with it.
+func uploaded(c echo.Context, name string) ([]byte, string) {
+	fh, err := c.FormFile(name)
+	if err != nil {
+		return nil, "Choose a PKCS#12 file (.p12 or .pfx)."
+	}
+	if fh.Size > maxPKCS12 {
+		return nil, "The file is larger than 1 MiB; a PKCS#12 file with a key and a few certificates is much smaller."
+	}
+	f, err := fh.Open()
+	if err != nil {
+		return nil, "The file could not be read. Send it again."
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxPKCS12+1))
+	if err != nil || len(b) > maxPKCS12 {
+		return nil, "The file could not be read. Send it again."
+	}
+	return b, ""
+}

@@ -1,0 +1,115 @@
+package handlers
+
+import (
+	"context"
+	"crypto/x509"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/scepgate/scepgate/model"
+	"github.com/scepgate/scepgate/views"
+)
+
+// CertificateStore is what the certificate pages need from storage.
+type CertificateStore interface {
+	SearchCertificates(ctx context.Context, f model.CertificateFilter, page, perPage int) ([]model.Certificate, int64, error)
+	FindCertificate(ctx context.Context, id int64) (*model.Certificate, error)
+}
+
+// Revoker revokes certificates and publishes the revocation.
+type Revoker interface {
+	Revoke(ctx context.Context, serial string, reason int, actor, clientAddr string) (*model.Certificate, error)
+}
+
+// Certificates serves the issued-certificate pages.
+type Certificates struct {
+	Store   CertificateStore
+	Revoker Revoker
+	Now     func() time.Time
+}
+
+const certificatesPerPage = 25
+
+// List handles "GET /certificates".
+func (h *Certificates) List(c echo.Context) error {
+	now := h.Now()
+	q, state, page := formValue(c, "q"), formValue(c, "state"), pageNumber(c)
+	cs, n, err := h.Store.SearchCertificates(c.Request().Context(),
+		model.CertificateFilter{Query: q, State: state, Now: now, ExpiringBefore: now.Add(expiringWindow)}, page, certificatesPerPage)
+	if err != nil {
+		return err
+	}
+	return Render(c, http.StatusOK, views.Certificates(views.CertificatesProps{
+		Page: PageFor(c, "Certificates", "certificates"), Query: q, State: state, Rows: cs, Now: now, Pager: pager(c, page, certificatesPerPage, n)}))
+}
+
+// Show handles "GET /certificates/:id".
+func (h *Certificates) Show(c echo.Context) error {
+	return h.show(c, http.StatusOK, nil)
+}
+
+func (h *Certificates) show(c echo.Context, status int, errs views.FieldErrors) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	cert, err := h.Store.FindCertificate(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	p := views.CertificateProps{Page: PageFor(c, "Certificate "+cert.Serial, "certificates"), Cert: *cert, Errors: errs, Now: h.Now()}
+	if parsed, err := x509.ParseCertificate(cert.DER); err == nil {
+		p.Issuer = parsed.Issuer.String()
+	}
+	return Render(c, status, views.CertificatePage(p))
+}
+
+// Download handles "GET /certificates/:id/:file" (cert.pem or cert.der).
+func (h *Certificates) Download(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	cert, err := h.Store.FindCertificate(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	parsed, err := x509.ParseCertificate(cert.DER)
+	if err != nil {
+		return err
+	}
+	switch c.Param("file") {
+	case "cert.pem":
+		return sendCerts(c, cert.Serial+".pem", []*x509.Certificate{parsed})
+	case "cert.der":
+		return sendCerts(c, cert.Serial+".der", []*x509.Certificate{parsed})
+	}
+	return model.Errorf(model.ENOTFOUND, "There is no such download.")
+}
+
+// Revoke handles "POST /certificates/:id/revoke": it revokes the
+// certificate, which the next CRL lists, and records who did it.
+func (h *Certificates) Revoke(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	reason, err := strconv.Atoi(c.FormValue("reason"))
+	if err != nil || views.RevocationReason(reason) == "" {
+		return h.show(c, http.StatusUnprocessableEntity, views.FieldErrors{"reason": "Choose a reason."})
+	}
+	ctx := c.Request().Context()
+	cert, err := h.Store.FindCertificate(ctx, id)
+	if err != nil {
+		return err
+	}
+	if _, err := h.Revoker.Revoke(ctx, cert.Serial, reason, actor(c), c.RealIP()); err != nil {
+		if model.ErrorCode(err) == model.ECONFLICT {
+			return h.show(c, http.StatusConflict, views.FieldErrors{"": model.ErrorMessage(err)})
+		}
+		return err
+	}
+	return done(c, "/certificates/"+strconv.FormatInt(id, 10), "The certificate is marked revoked.")
+}

@@ -1,0 +1,105 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/scepgate/scepgate/model"
+	"github.com/scepgate/scepgate/views"
+)
+
+// RegistrationStore is what the registration pages need from storage.
+type RegistrationStore interface {
+	ListRegistrations(ctx context.Context, f model.RegistrationFilter, page, perPage int) ([]model.Registration, int64, error)
+	FindRegistration(ctx context.Context, id int64) (*model.Registration, error)
+	CancelRegistration(ctx context.Context, id int64, audit *model.AuditEvent) error
+	ListHandlers(ctx context.Context, q string, page, perPage int) ([]model.Handler, int64, error)
+	FindHandler(ctx context.Context, id int64) (*model.Handler, error)
+	FindTokenProcedure(ctx context.Context, id int64) (*model.TokenProcedure, error)
+}
+
+// Registrations serves the enrollment registration pages.
+type Registrations struct {
+	Store RegistrationStore
+	Now   func() time.Time
+}
+
+const registrationsPerPage = 25
+
+// List handles "GET /registrations".
+func (h *Registrations) List(c echo.Context) error {
+	ctx := c.Request().Context()
+	q := views.RegistrationQuery{Text: formValue(c, "q"), State: formValue(c, "state"), Handler: formValue(c, "handler"),
+		From: formValue(c, "from"), To: formValue(c, "to")}
+	f := model.RegistrationFilter{Query: q.Text, State: q.State}
+	f.HandlerID, _ = strconv.ParseInt(q.Handler, 10, 64)
+	if t, err := time.Parse(time.DateOnly, q.From); err == nil {
+		f.From = t
+	}
+	if t, err := time.Parse(time.DateOnly, q.To); err == nil {
+		f.To = t.AddDate(0, 0, 1)
+	}
+	page := pageNumber(c)
+	rs, n, err := h.Store.ListRegistrations(ctx, f, page, registrationsPerPage)
+	if err != nil {
+		return err
+	}
+	hs, _, err := h.Store.ListHandlers(ctx, "", 1, 1000)
+	if err != nil {
+		return err
+	}
+	p := views.RegistrationsProps{Page: PageFor(c, "Registrations", "registrations"), Query: q, Rows: rs, Pager: pager(c, page, registrationsPerPage, n),
+		HandlerNames: map[int64]string{}}
+	for _, hd := range hs {
+		p.HandlerNames[hd.ID] = hd.Name
+		p.Handlers = append(p.Handlers, views.Option{Value: strconv.FormatInt(hd.ID, 10), Label: hd.Name})
+	}
+	return Render(c, http.StatusOK, views.Registrations(p))
+}
+
+// Show handles "GET /registrations/:id".
+func (h *Registrations) Show(c echo.Context) error {
+	return h.show(c, http.StatusOK, "")
+}
+
+func (h *Registrations) show(c echo.Context, status int, problem string) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	r, err := h.Store.FindRegistration(ctx, id)
+	if err != nil {
+		return err
+	}
+	p := views.RegistrationProps{Page: PageFor(c, "Registration "+strconv.FormatInt(id, 10), "registrations"), Registration: *r, Problem: problem}
+	if r.HandlerID != nil {
+		if hd, err := h.Store.FindHandler(ctx, *r.HandlerID); err == nil {
+			p.HandlerName = hd.Name
+		}
+	}
+	if r.TokenProcedureID != nil {
+		if tp, err := h.Store.FindTokenProcedure(ctx, *r.TokenProcedureID); err == nil {
+			p.TokenProcedureName = tp.Name
+		}
+	}
+	return Render(c, status, views.RegistrationPage(p))
+}
+
+// Cancel handles "POST /registrations/:id/cancel".
+func (h *Registrations) Cancel(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	err = h.Store.CancelRegistration(c.Request().Context(), id, &model.AuditEvent{Actor: actor(c), Action: "registration.cancel", ClientAddr: c.RealIP()})
+	if model.ErrorCode(err) == model.ECONFLICT {
+		return h.show(c, http.StatusConflict, model.ErrorMessage(err))
+	} else if err != nil {
+		return err
+	}
+	return done(c, "/registrations/"+strconv.FormatInt(id, 10), "The registration was cancelled.")
+}

@@ -1,0 +1,194 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/scepgate/scepgate/model"
+	"github.com/scepgate/scepgate/store"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the pgx driver for database/sql
+)
+
+// portalDB opens a fresh SQLite database in t.TempDir() whose clock reads
+// *now; or, when SCEPGATE_TEST_POSTGRES holds the URL of a PostgreSQL
+// server's maintenance database, a fresh database created there for the
+// test and dropped after it.
+func portalDB(t *testing.T, now *time.Time) *store.DB {
+	t.Helper()
+	dsn := filepath.Join(t.TempDir(), "scepgate.db")
+	if admin := os.Getenv("SCEPGATE_TEST_POSTGRES"); admin != "" {
+		dsn = postgresTestDB(t, admin)
+	}
+	db, err := store.Open(context.Background(), dsn, func() time.Time { return *now })
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// postgresTestDB creates an empty database for t on the server of admin
+// and returns its URL.
+func postgresTestDB(t *testing.T, admin string) string {
+	t.Helper()
+	u, err := url.Parse(admin)
+	if err != nil {
+		t.Fatalf("SCEPGATE_TEST_POSTGRES: %v", err)
+	}
+	conn, err := sql.Open("pgx", admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	name := fmt.Sprintf("scepgate_test_%d", time.Now().UnixNano())
+	if _, err := conn.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatalf("create test database: %v", err)
+	}
+	t.Cleanup(func() {
+		c, err := sql.Open("pgx", admin)
+		if err == nil {
+			_, _ = c.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+			_ = c.Close()
+		}
+	})
+	u.Path = "/" + name
+	return u.String()
+}
+
+func portalUser(t *testing.T, db *store.DB, name, role string) *model.User {
+	t.Helper()
+	u := &model.User{Username: name, PasswordHash: "x", Role: role}
+	if err := db.CreateUser(context.Background(), u); err != nil {
+		t.Fatalf("create user %s: %v", name, err)
+	}
+	return u
+}
+
+func TestSessionLifecycle(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	db := portalDB(t, &now)
+	u := portalUser(t, db, "alice", model.RoleAdmin)
+
+	s := &model.Session{IDHash: "h1", UserID: u.ID, CSRFToken: "tok", CreatedAt: now, LastSeenAt: now}
+	if err := db.StartSession(ctx, s, "alice", "", &model.AuditEvent{Actor: "alice", Action: "user.signin"}); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	got, err := db.FindSession(ctx, "h1")
+	if err != nil {
+		t.Fatalf("find: %v", err)
+	}
+	if got.User.Username != "alice" || got.Session.CSRFToken != "tok" || !got.Session.CreatedAt.Equal(now) {
+		t.Errorf("found %+v, want alice's session with token tok created %v", got, now)
+	}
+
+	later := now.Add(10 * time.Minute)
+	if err := db.TouchSession(ctx, "h1", later); err != nil {
+		t.Fatalf("touch: %v", err)
+	}
+	if got, _ = db.FindSession(ctx, "h1"); !got.Session.LastSeenAt.Equal(later) {
+		t.Errorf("last seen %v, want %v", got.Session.LastSeenAt, later)
+	}
+
+	// A new sign-in from the same browser replaces the old session.
+	s2 := &model.Session{IDHash: "h2", UserID: u.ID, CSRFToken: "tok2", CreatedAt: later, LastSeenAt: later}
+	if err := db.StartSession(ctx, s2, "alice", "h1", nil); err != nil {
+		t.Fatalf("start again: %v", err)
+	}
+	if _, err := db.FindSession(ctx, "h1"); model.ErrorCode(err) != model.ENOTFOUND {
+		t.Errorf("old session: got %v, want not found", err)
+	}
+
+	if err := db.EndSession(ctx, "h2", &model.AuditEvent{Actor: "alice", Action: "user.signout"}); err != nil {
+		t.Fatalf("end: %v", err)
+	}
+	if _, err := db.FindSession(ctx, "h2"); model.ErrorCode(err) != model.ENOTFOUND {
+		t.Errorf("ended session: got %v, want not found", err)
+	}
+}
+
+func TestDeleteStaleSessions(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	db := portalDB(t, &now)
+	u := portalUser(t, db, "bob", model.RoleHelpdesk)
+	for _, s := range []model.Session{
+		{IDHash: "fresh", CreatedAt: now.Add(-time.Hour), LastSeenAt: now.Add(-time.Minute)},
+		{IDHash: "idle", CreatedAt: now.Add(-time.Hour), LastSeenAt: now.Add(-31 * time.Minute)},
+		{IDHash: "old", CreatedAt: now.Add(-13 * time.Hour), LastSeenAt: now},
+	} {
+		s.UserID, s.CSRFToken = u.ID, "t"
+		if err := db.StartSession(ctx, &s, "bob", "", nil); err != nil {
+			t.Fatalf("start %s: %v", s.IDHash, err)
+		}
+	}
+	n, err := db.DeleteStaleSessions(ctx, now.Add(-30*time.Minute), now.Add(-12*time.Hour))
+	if err != nil || n != 2 {
+		t.Fatalf("deleted %d, %v; want 2, nil", n, err)
+	}
+	if _, err := db.FindSession(ctx, "fresh"); err != nil {
+		t.Errorf("fresh session: %v, want kept", err)
+	}
+}
+
+func TestLoginThrottle(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	db := portalDB(t, &now)
+	p := model.DefaultThrottlePolicy
+
+	th, err := db.LoginThrottle(ctx, "carol")
+	if err != nil || th.Failures != 0 {
+		t.Fatalf("fresh throttle %+v, %v; want zero", th, err)
+	}
+	for i := 1; i <= p.LockAfter; i++ {
+		if _, err := db.RecordLoginFailure(ctx, "carol", func(t *model.LoginThrottle) { p.Fail(t, now) }, nil); err != nil {
+			t.Fatalf("failure %d: %v", i, err)
+		}
+	}
+	got, err := db.LoginThrottle(ctx, "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait, locked := p.Wait(got, now)
+	if !locked || wait != p.LockFor {
+		t.Errorf("after %d failures: wait %v locked %v, want %v locked", p.LockAfter, wait, locked, p.LockFor)
+	}
+
+	// A successful sign-in forgets the failures.
+	u := portalUser(t, db, "carol", model.RoleAuditor)
+	if err := db.StartSession(ctx, &model.Session{IDHash: "c", UserID: u.ID, CSRFToken: "t", CreatedAt: now, LastSeenAt: now}, "carol", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ = db.LoginThrottle(ctx, "carol"); got.Failures != 0 || got.LockedUntil != nil {
+		t.Errorf("after sign-in: %+v, want no failures", got)
+	}
+}
+
+func TestLoginThrottlePruned(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	db := portalDB(t, &now)
+	p := model.DefaultThrottlePolicy
+	fail := func(name string) {
+		if _, err := db.RecordLoginFailure(ctx, name, func(t *model.LoginThrottle) { p.Fail(t, now) }, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fail("old-guess")
+	now = now.Add(25 * time.Hour)
+	fail("new-guess")
+	if th, _ := db.LoginThrottle(ctx, "old-guess"); th.Failures != 0 {
+		t.Errorf("failures of a day ago kept: %+v, want pruned", th)
+	}
+	if th, _ := db.LoginThrottle(ctx, "new-guess"); th.Failures != 1 {
+		t.Errorf("new failure: %+v, want 1", th)
+	}
+}

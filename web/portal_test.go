@@ -1,0 +1,367 @@
+package web_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/pem"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/scepgate/scepgate/enroll"
+	"github.com/scepgate/scepgate/handlers"
+	"github.com/scepgate/scepgate/model"
+	"github.com/scepgate/scepgate/pki"
+	"github.com/scepgate/scepgate/store"
+	"github.com/scepgate/scepgate/web"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// clock is a settable time source.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// portal is a scepgate server with a real SQLite database in t.TempDir().
+type portal struct {
+	t     *testing.T
+	db    *store.DB
+	svc   *enroll.Service
+	clock *clock
+	srv   *httptest.Server
+}
+
+const testPassword = "correct horse battery"
+
+func newPortal(t *testing.T) *portal {
+	t.Helper()
+	ctx := context.Background()
+	clk := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "scepgate.db"), clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	mk, err := pki.NewMasterKey(strings.Repeat("k", 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := pki.NewAuthority("p256", "scepgate test", clk.Now(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caRow, raRow, err := pki.SealAuthority(a, mk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.ReplaceAuthorities(ctx, caRow, raRow, nil); err != nil {
+		t.Fatal(err)
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := &store.Seed{
+		CertificateProcedures: []model.CertificateProcedure{{Name: "Device", Format: model.FormatSCEP, KeyUsageMode: model.KeyUsageFromCSR,
+			KeyUsages: "digitalSignature", ExtKeyUsages: "clientAuth", ValidityDays: 365, MinRSABits: 2048}},
+		TokenProcedures: []store.SeedTokenProcedure{{TokenProcedure: model.TokenProcedure{Name: "Device enroll", StorageProfile: model.StorageProfilePKCS10,
+			IssuerCertificates: model.IssuerCertsStoreAll, InputView: model.InputViewSCEPRegistrations}, CertificateProcedures: []string{"Device"}}},
+		Handlers: []store.SeedHandler{{Handler: model.Handler{Name: "scep", Format: model.HandlerSCEP, Enabled: true}, TokenProcedure: "Device enroll"}},
+	}
+	for _, u := range []struct{ name, role string }{{"admin", model.RoleAdmin}, {"helpdesk", model.RoleHelpdesk}, {"auditor", model.RoleAuditor}} {
+		seed.Users = append(seed.Users, model.User{Username: u.name, PasswordHash: string(hash), Role: u.role})
+	}
+	if err := db.ApplySeed(ctx, seed); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	svc := enroll.NewService(db, mk, enroll.Options{Logger: log, Now: clk.Now})
+	e := web.New(web.Config{
+		Log:    log,
+		SCEP:   &handlers.SCEP{Service: svc, Log: log},
+		Portal: web.NewPortal(web.PortalDeps{Store: db, Service: svc, MasterKey: mk, Now: clk.Now, Rand: rand.Reader, Log: log, Throttle: model.DefaultThrottlePolicy, BcryptCost: bcrypt.MinCost}),
+	})
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	return &portal{t: t, db: db, svc: svc, clock: clk, srv: srv}
+}
+
+// browser is one cookie jar that does not follow redirects.
+type browser struct {
+	p      *portal
+	client *http.Client
+}
+
+func (p *portal) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{p: p, client: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+type page struct {
+	status   int
+	body     string
+	location string
+	header   http.Header
+}
+
+func (b *browser) do(req *http.Request) page {
+	b.p.t.Helper()
+	res, err := b.client.Do(req)
+	if err != nil {
+		b.p.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return page{status: res.StatusCode, body: string(body), location: res.Header.Get("Location"), header: res.Header}
+}
+
+func (b *browser) get(path string) page {
+	b.p.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, b.p.srv.URL+path, nil)
+	return b.do(req)
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// post sends form to path with the form token of the page at from.
+func (b *browser) post(from, path string, form url.Values) page {
+	b.p.t.Helper()
+	m := csrfRE.FindStringSubmatch(b.get(from).body)
+	if m == nil {
+		b.p.t.Fatalf("no form token on %s", from)
+	}
+	form.Set("csrf", m[1])
+	return b.postRaw(path, form)
+}
+
+func (b *browser) postRaw(path string, form url.Values) page {
+	b.p.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, b.p.srv.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(req)
+}
+
+func (b *browser) signIn(user string) {
+	b.p.t.Helper()
+	got := b.post("/signin", "/signin", url.Values{"username": {user}, "password": {testPassword}})
+	if got.status != http.StatusSeeOther {
+		b.p.t.Fatalf("sign in %s: status %d, want 303; body %s", user, got.status, got.body)
+	}
+}
+
+func (b *browser) cookie(name string) *http.Cookie {
+	u, _ := url.Parse(b.p.srv.URL)
+	for _, c := range b.client.Jar.Cookies(u) {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func TestSignIn(t *testing.T) {
+	p := newPortal(t)
+	b := p.browser()
+
+	if got := b.get("/"); got.status != http.StatusSeeOther || got.location != "/signin" {
+		t.Fatalf("fail/signed out: GET / = %d %q, want 303 /signin", got.status, got.location)
+	}
+	if got := b.get("/ca"); got.location != "/signin?next=%2Fca" {
+		t.Errorf("fail/signed out: GET /ca location %q, want /signin?next=%%2Fca", got.location)
+	}
+	if got := b.postRaw("/signin", url.Values{"username": {"admin"}, "password": {testPassword}}); got.status != http.StatusForbidden {
+		t.Errorf("fail/no form token: status %d, want 403", got.status)
+	}
+	got := b.post("/signin", "/signin", url.Values{"username": {"admin"}, "password": {"wrong"}})
+	if got.status != http.StatusUnprocessableEntity || !strings.Contains(got.body, "The user name or password is wrong.") || !strings.Contains(got.body, `value="admin"`) {
+		t.Errorf("fail/wrong password: status %d, want 422 with message and the user name kept; body %s", got.status, got.body)
+	}
+
+	got = b.post("/signin?next=/ca", "/signin", url.Values{"username": {"admin"}, "password": {testPassword}, "next": {"/ca"}})
+	if got.status != http.StatusSeeOther || got.location != "/ca" {
+		t.Fatalf("ok/sign in: %d %q, want 303 /ca", got.status, got.location)
+	}
+	var sc string
+	for _, line := range got.header.Values("Set-Cookie") {
+		if strings.HasPrefix(line, handlers.SessionCookie+"=") {
+			sc = line
+		}
+	}
+	for _, want := range []string{"HttpOnly", "SameSite=Lax", "Path=/"} {
+		if !strings.Contains(sc, want) {
+			t.Errorf("ok/session cookie %q lacks %s", sc, want)
+		}
+	}
+	if strings.Contains(sc, "Secure") {
+		t.Errorf("ok/session cookie over plain HTTP is Secure: %q", sc)
+	}
+	first := b.cookie(handlers.SessionCookie).Value
+	if len(first) != 43 {
+		t.Errorf("ok/session id %q is %d characters, want 43 (32 bytes base64url)", first, len(first))
+	}
+
+	home := b.get("/")
+	if home.status != http.StatusOK || !strings.Contains(home.body, `data-testid="count-active"`) {
+		t.Fatalf("ok/dashboard: status %d, want 200 with counts; body %s", home.status, home.body)
+	}
+	if cc := home.header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("ok/dashboard Cache-Control %q, want no-store", cc)
+	}
+	for _, h := range []string{"Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy"} {
+		if home.header.Get(h) == "" {
+			t.Errorf("ok/dashboard lacks header %s", h)
+		}
+	}
+
+	// Signing in again gives a new session id and ends the old session.
+	b.signIn("admin")
+	second := b.cookie(handlers.SessionCookie).Value
+	if second == first {
+		t.Errorf("ok/second sign-in kept session id %q, want a new one", first)
+	}
+	other := p.browser()
+	other.client.Jar.SetCookies(mustURL(p.srv.URL), []*http.Cookie{{Name: handlers.SessionCookie, Value: first}})
+	if got := other.get("/"); got.status != http.StatusSeeOther {
+		t.Errorf("fail/replaced session still works: status %d, want 303", got.status)
+	}
+
+	// Sign out ends the session in the database, not only in the browser.
+	if got := b.post("/", "/signout", url.Values{}); got.status != http.StatusSeeOther || got.location != "/signin" {
+		t.Errorf("ok/sign out: %d %q, want 303 /signin", got.status, got.location)
+	}
+	other.client.Jar.SetCookies(mustURL(p.srv.URL), []*http.Cookie{{Name: handlers.SessionCookie, Value: second}})
+	if got := other.get("/"); got.status != http.StatusSeeOther {
+		t.Errorf("fail/signed-out session still works: status %d, want 303", got.status)
+	}
+}
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
+
+func TestSessionExpiry(t *testing.T) {
+	p := newPortal(t)
+
+	b := p.browser()
+	b.signIn("admin")
+	p.clock.Advance(29 * time.Minute)
+	if got := b.get("/ca"); got.status != http.StatusOK {
+		t.Fatalf("ok/within idle time: status %d, want 200", got.status)
+	}
+	p.clock.Advance(29 * time.Minute)
+	if got := b.get("/ca"); got.status != http.StatusOK {
+		t.Fatalf("ok/used again within idle time: status %d, want 200", got.status)
+	}
+	p.clock.Advance(31 * time.Minute)
+	if got := b.get("/ca"); got.status != http.StatusSeeOther {
+		t.Errorf("fail/idle 31 minutes: status %d, want 303 to sign in", got.status)
+	}
+
+	b = p.browser()
+	b.signIn("admin")
+	for range 12 * 3 {
+		p.clock.Advance(20 * time.Minute)
+		if got := b.get("/ca"); got.status != http.StatusOK {
+			if got.status == http.StatusSeeOther {
+				break
+			}
+			t.Fatalf("status %d", got.status)
+		}
+	}
+	if got := b.get("/ca"); got.status != http.StatusSeeOther {
+		t.Errorf("fail/absolute 12 hours: status %d, want 303 to sign in", got.status)
+	}
+}
+
+func TestSignInThrottle(t *testing.T) {
+	p := newPortal(t)
+	b := p.browser()
+	pol := model.DefaultThrottlePolicy
+	wrong := url.Values{"username": {"admin"}, "password": {"nope"}}
+	for i := 1; i <= pol.FreeFailures; i++ {
+		if got := b.post("/signin", "/signin", wrong); got.status != http.StatusUnprocessableEntity {
+			t.Fatalf("failure %d: status %d, want 422", i, got.status)
+		}
+	}
+	if got := b.post("/signin", "/signin", wrong); got.status != http.StatusUnprocessableEntity {
+		t.Fatalf("failure %d: status %d, want 422", pol.FreeFailures+1, got.status)
+	}
+	// Now slowed: even the right password waits.
+	got := b.post("/signin", "/signin", url.Values{"username": {"admin"}, "password": {testPassword}})
+	if got.status != http.StatusTooManyRequests || !strings.Contains(got.body, "Wait 5s") {
+		t.Errorf("fail/slowed: status %d, want 429 asking to wait 5s; body %s", got.status, got.body)
+	}
+	for i := pol.FreeFailures + 2; i <= pol.LockAfter; i++ {
+		p.clock.Advance(time.Minute)
+		b.post("/signin", "/signin", wrong)
+	}
+	p.clock.Advance(time.Minute)
+	got = b.post("/signin", "/signin", url.Values{"username": {"admin"}, "password": {testPassword}})
+	if got.status != http.StatusTooManyRequests || !strings.Contains(got.body, "locked") {
+		t.Errorf("fail/locked: status %d, want 429 saying locked; body %s", got.status, got.body)
+	}
+	p.clock.Advance(pol.LockFor)
+	b.signIn("admin")
+}
+
+func TestRolesAndErrorPages(t *testing.T) {
+	p := newPortal(t)
+	help := p.browser()
+	help.signIn("helpdesk")
+	if got := help.get("/ca"); got.status != http.StatusForbidden || !strings.Contains(got.body, `data-testid="forbidden"`) {
+		t.Errorf("fail/helpdesk opens /ca: status %d, want 403 forbidden page", got.status)
+	}
+	if got := help.get("/"); got.status != http.StatusSeeOther || got.location != "/ndes" {
+		t.Errorf("ok/helpdesk start: %d %q, want 303 /ndes", got.status, got.location)
+	}
+	if got := help.get("/no/such/page"); got.status != http.StatusNotFound || !strings.Contains(got.body, `data-testid="not-found"`) {
+		t.Errorf("fail/unknown page: status %d, want 404 not-found page", got.status)
+	}
+	audit := p.browser()
+	audit.signIn("auditor")
+	got := audit.get("/")
+	if got.status != http.StatusOK || strings.Contains(got.body, `data-testid="nav-users"`) || !strings.Contains(got.body, `data-testid="nav-audit"`) {
+		t.Errorf("ok/auditor navigation: status %d, want 200 with audit and without users", got.status)
+	}
+}
+
+func TestCAPage(t *testing.T) {
+	p := newPortal(t)
+	b := p.browser()
+	b.signIn("auditor")
+	got := b.get("/ca")
+	if got.status != http.StatusOK || !strings.Contains(got.body, `data-testid="ndes-thumbprint"`) || !strings.Contains(got.body, "CN=scepgate test") {
+		t.Fatalf("ok/CA page: status %d; body %s", got.status, got.body)
+	}
+	for _, f := range []string{"ca.pem", "ra.pem", "chain.pem"} {
+		got := b.get("/ca/" + f)
+		if blk, _ := pem.Decode([]byte(got.body)); got.status != http.StatusOK || blk == nil || blk.Type != "CERTIFICATE" {
+			t.Errorf("ok/download %s: status %d, want 200 with a PEM certificate", f, got.status)
+		}
+	}
+	for _, f := range []string{"ca.der", "chain.p7b"} {
+		if got := b.get("/ca/" + f); got.status != http.StatusOK || len(got.body) < 100 || got.body[0] != 0x30 {
+			t.Errorf("ok/download %s: status %d, want 200 with DER", f, got.status)
+		}
+	}
+	if got := b.get("/ca/key.pem"); got.status != http.StatusNotFound {
+		t.Errorf("fail/unknown download: status %d, want 404", got.status)
+	}
+}
