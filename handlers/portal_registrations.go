@@ -23,8 +23,9 @@ type RegistrationStore interface {
 
 // Registrations serves the enrollment registration pages.
 type Registrations struct {
-	Store RegistrationStore
-	Now   func() time.Time
+	Store   RegistrationStore
+	Decider Decider
+	Now     func() time.Time
 }
 
 const registrationsPerPage = 25

@@ -78,7 +78,7 @@ func NewPortal(d PortalDeps) *Portal {
 		Procedures:    &handlers.Procedures{Store: d.Store, Config: d.Service},
 		Handlers:      &handlers.Handlers{Store: d.Store, Config: d.Service, BcryptCost: d.BcryptCost},
 		NDES:          &handlers.NDESPassword{Service: d.Service, Now: d.Now},
-		Registrations: &handlers.Registrations{Store: d.Store, Now: d.Now},
+		Registrations: &handlers.Registrations{Store: d.Store, Decider: d.Service, Now: d.Now},
 		PreRegs:       &handlers.PreRegistrations{Service: d.Service, Store: d.Store},
 		Certificates:  &handlers.Certificates{Store: d.Store, Revoker: d.Service, Now: d.Now},
 		Users:         &handlers.Users{Store: d.Store, BcryptCost: d.BcryptCost},
@@ -158,6 +158,8 @@ func addPortal(e *echo.Echo, p *Portal) {
 	route(http.MethodPost, "/registrations", p.PreRegs.Create, adminsOnly)
 	route(http.MethodGet, "/registrations/:id", p.Registrations.Show, everyone)
 	route(http.MethodPost, "/registrations/:id/cancel", p.Registrations.Cancel, adminsOnly)
+	route(http.MethodPost, "/registrations/:id/approve", p.Registrations.Approve, adminsOnly)
+	route(http.MethodPost, "/registrations/:id/reject", p.Registrations.Reject, adminsOnly)
 
 	route(http.MethodGet, "/certificates", p.Certificates.List, readers)
 	route(http.MethodGet, "/certificates/:id", p.Certificates.Show, readers)

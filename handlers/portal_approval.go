@@ -1,0 +1,47 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+	"github.com/scepgate/scepgate/model"
+)
+
+// Decider approves and rejects enrollments that wait for approval.
+type Decider interface {
+	Approve(ctx context.Context, regID int64, actor string) (*model.Certificate, error)
+	Reject(ctx context.Context, regID int64, reason, actor string) error
+}
+
+// Approve handles "POST /registrations/:id/approve".
+func (h *Registrations) Approve(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	cert, err := h.Decider.Approve(c.Request().Context(), id, actor(c))
+	if code := model.ErrorCode(err); code == model.ECONFLICT || code == model.EINVALID {
+		return h.show(c, http.StatusConflict, model.ErrorMessage(err))
+	} else if err != nil {
+		return err
+	}
+	return done(c, "/registrations/"+strconv.FormatInt(id, 10),
+		"Approved: certificate "+cert.Serial+" is issued; the device gets it at its next poll.")
+}
+
+// Reject handles "POST /registrations/:id/reject".
+func (h *Registrations) Reject(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	err = h.Decider.Reject(c.Request().Context(), id, formValue(c, "reason"), actor(c))
+	if model.ErrorCode(err) == model.ECONFLICT {
+		return h.show(c, http.StatusConflict, model.ErrorMessage(err))
+	} else if err != nil {
+		return err
+	}
+	return done(c, "/registrations/"+strconv.FormatInt(id, 10), "Rejected: the device's next poll gets a failure.")
+}
