@@ -10,9 +10,10 @@ export CGO_ENABLED := 1
 run: build
 	$(BIN)/scepgate serve
 
-## build: compile scepgate into bin/
+## build: compile scepgate and scepclient into bin/
 build:
 	$(GO) build -o $(BIN)/scepgate ./cmd/scepgate
+	$(GO) build -o $(BIN)/scepclient ./cmd/scepclient
 
 ## test: run all tests with the race detector (installs or names what they need)
 test: test-deps
@@ -36,6 +37,10 @@ lint:
 
 ## check: lint and test, as CI does
 check: lint test
+
+## bench: benchmark scepgate against micromdm's scepserver and write BENCHMARKS.md (N=200 per configuration)
+bench: test-deps
+	@./scripts/bench.sh
 
 clean:
 	rm -rf $(BIN)
