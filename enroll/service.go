@@ -116,8 +116,9 @@ func refuse(format string, args ...any) *Refusal {
 var ErrPending = errors.New("the request waits for approval")
 
 // Enroll answers a PKCSReq or RenewalReq: a retry of a transaction gets
-// what the first attempt got; a request signed with a certificate this CA
-// issued renews it; any other is authorised by its challenge password. The
+// what the first attempt got; a RenewalReq (or a PKCSReq without challenge
+// signed with a certificate this CA issued) renews; any other is authorised
+// by its challenge password. The
 // certificate is issued and recorded, with the registration it consumes, in
 // one transaction. It returns the certificate followed, when the token
 // procedure stores all issuer certificates, by the CA chain. A *Refusal
@@ -129,20 +130,33 @@ func (s *Service) Enroll(ctx context.Context, snap *Snapshot, e *Enrollment) ([]
 	}
 	pkSum := sha256.Sum256(e.CSR.RawSubjectPublicKeyInfo)
 	pubKeyHash := hex.EncodeToString(pkSum[:])
-	if certs, err := s.retry(ctx, snap, tp, e.TransactionID, pubKeyHash); err != nil || certs != nil {
-		return certs, err
-	}
-	if e.Renewal || isIssuedBy(e.SignerCert, snap.Authority.CA) {
+	// A RenewalReq, or a PKCSReq without a challenge signed with a
+	// certificate this CA issued, renews. (A PKCSReq with a challenge is an
+	// enrollment whatever signed it, such as a proxy certificate.)
+	if e.Renewal || (e.Challenge == "" && isIssuedBy(e.SignerCert, snap.Authority.CA)) {
+		if certs, err := s.retry(ctx, snap, tp, e.TransactionID, pubKeyHash); err != nil || certs != nil {
+			return certs, err
+		}
 		return s.renew(ctx, snap, e, tp, cp)
 	}
 	reg, err := s.authorise(ctx, e, tp, cp)
-	if err != nil {
+	if errors.Is(err, errSameTransaction) {
+		// The password was used by this very transaction: a retry.
+		if certs, err := s.retry(ctx, snap, tp, e.TransactionID, pubKeyHash); err != nil || certs != nil {
+			return certs, err
+		}
+		return nil, s.fail(ctx, reg, e, "The challenge password has already been used. Ask for a new one.")
+	} else if err != nil {
 		return nil, err
 	}
 	if err := pki.CheckCSR(e.CSR, cp); err != nil {
 		return nil, s.fail(ctx, reg, e, model.ErrorMessage(err))
 	}
 	if tp.RequireApproval {
+		// A new registration under a transaction ID seen before.
+		if certs, err := s.retry(ctx, snap, tp, e.TransactionID, pubKeyHash); err != nil || certs != nil {
+			return certs, err
+		}
 		audit := &model.AuditEvent{
 			Actor: "scep:" + e.Handler.Name, Action: "enrollment.pending", ClientAddr: e.ClientAddr,
 			Target: fmt.Sprintf("registration %d", reg.ID),
@@ -171,10 +185,15 @@ func (s *Service) Enroll(ctx context.Context, snap *Snapshot, e *Enrollment) ([]
 		Detail: fmt.Sprintf("subject %q, registration %d, transaction %s", rec.Subject, reg.ID, e.TransactionID),
 	}
 	if err := s.store.CompleteEnrollment(ctx, reg.ID, rec, audit, supersede...); err != nil {
-		if model.ErrorCode(err) == model.ECONFLICT {
-			return nil, &Refusal{Reason: model.ErrorMessage(err)}
+		if model.ErrorCode(err) != model.ECONFLICT {
+			return nil, err
 		}
-		return nil, err
+		// The transaction ID may have a certificate already (it is unique
+		// among certificates): a retry, or a reuse with another key.
+		if certs, rerr := s.retry(ctx, snap, tp, e.TransactionID, pubKeyHash); rerr != nil || certs != nil {
+			return certs, rerr
+		}
+		return nil, &Refusal{Reason: model.ErrorMessage(err)}
 	}
 	s.log.Info("certificate issued", "serial", rec.Serial, "subject", rec.Subject,
 		"handler", e.Handler.Name, "registration", reg.ID, "transaction", e.TransactionID)
@@ -266,6 +285,9 @@ func (s *Service) authorise(ctx context.Context, e *Enrollment, tp *model.TokenP
 		return nil, refuse("The challenge password is not known. Check it, or ask for a new one.")
 	}
 	now := s.now()
+	if reg.TransactionID != "" && reg.TransactionID == e.TransactionID && !reg.Usable(now) {
+		return reg, errSameTransaction
+	}
 	switch {
 	case reg.State == model.StateUsed || reg.UsedAt != nil:
 		return nil, s.fail(ctx, reg, e, "The challenge password has already been used. Ask for a new one.")
@@ -284,6 +306,9 @@ func (s *Service) authorise(ctx context.Context, e *Enrollment, tp *model.TokenP
 	}
 	return reg, nil
 }
+
+// errSameTransaction: the registration was used by the transaction asking.
+var errSameTransaction = errors.New("the registration was used by this transaction")
 
 // fail records on reg why e was refused and returns the Refusal.
 func (s *Service) fail(ctx context.Context, reg *model.Registration, e *Enrollment, reason string) error {

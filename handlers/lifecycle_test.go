@@ -278,3 +278,24 @@ func requireOpenSSL(t *testing.T) {
 		t.Fatal("openssl is not installed: run `apt-get install openssl`")
 	}
 }
+
+// TestProxySignedEnrollment: a PKCSReq that carries a challenge is an
+// enrollment even when a certificate of this CA signs it (a proxy or an
+// MDM's own certificate), not a renewal of that certificate.
+func TestProxySignedEnrollment(t *testing.T) {
+	f := newFixture(t)
+	proxy := f.enrolled("mdm-proxy")
+	f.preRegister("device-via-proxy", "")
+	device := newDevice(t, "device")
+	_, rep := f.exchange(proxy, "/pgwy/scep", sceptest.Request{Subject: pkix.Name{CommonName: "device-behind-proxy"},
+		Challenge: "device-via-proxy", CSRKey: device.Key})
+	if rep.Status != scep.SUCCESS {
+		t.Fatalf("pkiStatus %s failInfo %q; want SUCCESS", rep.Status, string(rep.FailInfo))
+	}
+	if got := rep.Certs[0].Subject.CommonName; got != "device-behind-proxy" {
+		t.Errorf("subject CN %q; want the CSR's device-behind-proxy", got)
+	}
+	if got := f.certState(proxy.Cert.SerialNumber); got.State != model.CertActive {
+		t.Errorf("the proxy's certificate is %s; want it left active", got.State)
+	}
+}

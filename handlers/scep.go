@@ -57,6 +57,23 @@ func (s *SCEP) Serve(c echo.Context) error {
 	return s.serveAt(c, rest)
 }
 
+// ServeWithoutPrefix handles "GET|POST /pgwy/*" for URLs that name a
+// handler's filter without /scep/, as the reference's own example does
+// (certRequestUrl = http://localhost:8080/pgwy/ndesrequest?...): they are
+// served as /pgwy/scep/<filter>. The base handler is never reached this way.
+func (s *SCEP) ServeWithoutPrefix(c echo.Context) error {
+	rest := strings.TrimPrefix(c.Request().URL.Path, "/pgwy")
+	snap, err := s.Service.Snapshot(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	h, ok := snap.Route(rest)
+	if !ok || h.Filter == "" {
+		return c.String(http.StatusNotFound, "There is nothing at this URL. SCEP handlers live under /pgwy/scep/.\n")
+	}
+	return s.ServeHandler(c, snap, h)
+}
+
 func (s *SCEP) serveAt(c echo.Context, path string) error {
 	ctx := c.Request().Context()
 	snap, err := s.Service.Snapshot(ctx)
@@ -199,7 +216,7 @@ func (s *SCEP) answer(c echo.Context, snap *enroll.Snapshot, h *model.Handler, r
 		log.Error("scep request failed", "err", err)
 		return pki.Reply{}
 	}
-	log.Info("scep request succeeded", "cipher", req.Cipher.Cipher.String(), "subject", certs[0].Subject.String())
+	log.Debug("scep request succeeded", "cipher", req.Cipher.Cipher.String(), "subject", certs[0].Subject.String())
 	return pki.Reply{Status: scep.SUCCESS, Certs: certs}
 }
 

@@ -42,7 +42,7 @@ const preToken = "pre"
 // fixture is a scepgate handler stack over a real SQLite file, with the CA
 // and RA of testdata/ so that recorded messages can be replayed.
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	db    *store.DB
 	svc   *enroll.Service
 	auth  *pki.Authority
@@ -68,7 +68,7 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	clk := &clock{t: time.Now()}
@@ -135,7 +135,7 @@ func newFixture(t *testing.T) *fixture {
 }
 
 // testAuthority loads the CA and RA of testdata/, creating them in update mode.
-func testAuthority(t *testing.T) *pki.Authority {
+func testAuthority(t testing.TB) *pki.Authority {
 	t.Helper()
 	path := filepath.Join("testdata", "authority.pem")
 	if *update {
@@ -179,7 +179,7 @@ func testAuthority(t *testing.T) *pki.Authority {
 	return &pki.Authority{CA: ca, CAKey: caKey.(*rsa.PrivateKey), RA: ra, RAKey: raKey.(*rsa.PrivateKey)}
 }
 
-func mustPKCS8(t *testing.T, key any) []byte {
+func mustPKCS8(t testing.TB, key any) []byte {
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		t.Fatal(err)
@@ -233,7 +233,7 @@ func (f *fixture) get(pathAndQuery string) (int, string, []byte) {
 	return resp.StatusCode, resp.Header.Get("Content-Type"), b
 }
 
-func newDevice(t *testing.T, cn string) *sceptest.Device {
+func newDevice(t testing.TB, cn string) *sceptest.Device {
 	t.Helper()
 	d, err := sceptest.NewDevice(cn)
 	if err != nil {
@@ -682,5 +682,29 @@ func TestMutatedMessagesNeverFail500(t *testing.T) {
 	}
 	if status, _, _ := f.get("/pgwy/scep?operation=GetCACaps"); status != 200 {
 		t.Errorf("GetCACaps after mutations: %d; want 200", status)
+	}
+}
+
+// TestHandlerWithoutScepPrefix: the reference's own example sends its
+// requests to /pgwy/ndesrequest (without /scep/); handlers answer there too,
+// but the base handler does not swallow every /pgwy/ URL.
+func TestHandlerWithoutScepPrefix(t *testing.T) {
+	f := newFixture(t)
+	tests := []struct {
+		name, path string
+		want       int
+	}{
+		{"ok/filter", "/pgwy/ndesrequest?operation=GetCACaps", 200},
+		{"ok/filter-with-suffix", "/pgwy/strict/pkiclient.exe?operation=GetCACaps", 200},
+		{"fail/no-such-filter", "/pgwy/nothing-here?operation=GetCACaps", 404},
+		{"fail/base-handler-not-reached", "/pgwy/pkiclient.exe?operation=GetCACaps", 404},
+		{"fail/disabled", "/pgwy/off?operation=GetCACaps", 404},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if status, _, body := f.get(tt.path); status != tt.want {
+				t.Errorf("GET %s: %d (%s); want %d", tt.path, status, body, tt.want)
+			}
+		})
 	}
 }

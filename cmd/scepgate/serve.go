@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -25,6 +26,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if getenv("GOGC") == "" {
+		// The enrollment path allocates little but often; memory is cheaper
+		// than the collector's CPU on a busy gateway. GOGC overrides it.
+		debug.SetGCPercent(400)
+	}
 	e, err := open(ctx, c, setupOptions{caKeyType: *caKey}, getenv, stdout, log)
 	if err != nil {
 		return err
