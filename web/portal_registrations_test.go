@@ -123,6 +123,8 @@ func TestRegistrationsAndCertificates(t *testing.T) {
 	help.signIn("helpdesk")
 	if got := help.get("/registrations"); got.status != http.StatusOK || strings.Contains(got.body, `data-testid="cancel"`) {
 		t.Errorf("ok/helpdesk reads registrations: status %d", got.status)
+	} else if strings.Contains(got.body, `data-testid="certificate-link"`) {
+		t.Errorf("ok/helpdesk: the list links to certificate pages the help desk may not open")
 	}
 	if got := help.post("/registrations", "/registrations/"+strconv.FormatInt(regID, 10)+"/cancel", url.Values{}); got.status != http.StatusForbidden {
 		t.Errorf("fail/helpdesk cancels: status %d, want 403", got.status)
