@@ -455,3 +455,77 @@ func TestRevokeFromCLIUpdatesCRL(t *testing.T) {
 		t.Errorf("openssl crl: %v\n%s\nwant verify OK listing serial %s with Key Compromise", err, out, serial)
 	}
 }
+
+// TestScepclientWaitsForApproval: micromdm's scepclient, answered PENDING,
+// sends its request again every 30 seconds; once an administrator approves
+// from the CLI, the retry gets the certificate.
+func TestScepclientWaitsForApproval(t *testing.T) {
+	requireTool(t, "scepclient", "scep")
+	ctx := context.Background()
+	data := filepath.Join(t.TempDir(), "data")
+	s := startServer(t, data, nil)
+	// Make the pre-registration token procedure require approval, as an
+	// administrator would in the portal.
+	db, err := store.Open(ctx, filepath.Join(data, "scepgate.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := db.FindTokenProcedureByName(ctx, "SCEP Registration and Enroll Procedure")
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := db.FindTokenProcedure(ctx, tp.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full.RequireApproval = true
+	if err := db.SaveTokenProcedure(ctx, full, nil); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := scepgate(t, nil, "registration", "add", "--data", data,
+		"--token-procedure", tp.Name, "--password", "approve-me-pw"); code != 0 {
+		t.Fatalf("registration add: %s%s", out, errOut)
+	}
+	time.Sleep(1500 * time.Millisecond) // the server reloads settings within a second
+
+	type result struct {
+		certPath string
+		ok       bool
+		out      string
+	}
+	done := make(chan result, 1)
+	go func() {
+		p, ok, out := runScepclient(t, s.URL+"/pgwy/scep", "approve-me-pw", "waits-for-approval")
+		done <- result{p, ok, out}
+	}()
+	var pending []int64
+	for deadline := time.Now().Add(20 * time.Second); len(pending) == 0; {
+		regs, err := db.ListPendingRegistrations(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range regs {
+			pending = append(pending, r.ID)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no registration waits for approval:\n%s", s.Stderr.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	_ = db.Close()
+	code, out, errOut := scepgate(t, nil, "registration", "pending", "--data", data)
+	if code != 0 || !strings.Contains(out, "waits-for-approval") {
+		t.Errorf("registration pending (%d): %s%s; want the waiting device listed", code, out, errOut)
+	}
+	if code, out, errOut := scepgate(t, nil, "registration", "approve", "--data", data, fmt.Sprint(pending[0])); code != 0 || !strings.Contains(out, "is approved") {
+		t.Fatalf("registration approve (%d): %s%s", code, out, errOut)
+	}
+	select {
+	case r := <-done:
+		if !r.ok || !strings.Contains(r.out, "PENDING") {
+			t.Fatalf("scepclient: ok=%v, output:\n%s\nwant PENDING, then a certificate", r.ok, r.out)
+		}
+	case <-time.After(90 * time.Second):
+		t.Fatal("scepclient did not get its certificate within 90 s of the approval")
+	}
+}
