@@ -46,6 +46,7 @@ func New(cfg Config) *echo.Echo {
 
 	e.Any("/pgwy/scep", cfg.SCEP.Serve)
 	e.Any("/pgwy/scep/*", cfg.SCEP.Serve)
+	e.Any("/pgwy/*", cfg.SCEP.ServeWithoutPrefix)
 	if cfg.NDES != nil {
 		cfg.SCEP.NDES = cfg.NDES.Challenge
 		e.Any("/certsrv/mscep_admin", cfg.NDES.MSCEPAdmin)
