@@ -15,14 +15,14 @@ import (
 	"github.com/smallstep/scep/x509util"
 )
 
-// SCEP attribute OIDs (RFC 8894, section 3.2.1).
+// SCEP attribute OIDs (RFC 8894, section 3.2.1), for servers and clients.
 var (
-	oidMessageType    = asn1.ObjectIdentifier{2, 16, 840, 1, 113733, 1, 9, 2}
-	oidPKIStatus      = asn1.ObjectIdentifier{2, 16, 840, 1, 113733, 1, 9, 3}
-	oidFailInfo       = asn1.ObjectIdentifier{2, 16, 840, 1, 113733, 1, 9, 4}
-	oidSenderNonce    = asn1.ObjectIdentifier{2, 16, 840, 1, 113733, 1, 9, 5}
-	oidRecipientNonce = asn1.ObjectIdentifier{2, 16, 840, 1, 113733, 1, 9, 6}
-	oidTransactionID  = asn1.ObjectIdentifier{2, 16, 840, 1, 113733, 1, 9, 7}
+	OIDMessageType    = asn1.ObjectIdentifier{2, 16, 840, 1, 113733, 1, 9, 2}
+	OIDPKIStatus      = asn1.ObjectIdentifier{2, 16, 840, 1, 113733, 1, 9, 3}
+	OIDFailInfo       = asn1.ObjectIdentifier{2, 16, 840, 1, 113733, 1, 9, 4}
+	OIDSenderNonce    = asn1.ObjectIdentifier{2, 16, 840, 1, 113733, 1, 9, 5}
+	OIDRecipientNonce = asn1.ObjectIdentifier{2, 16, 840, 1, 113733, 1, 9, 6}
+	OIDTransactionID  = asn1.ObjectIdentifier{2, 16, 840, 1, 113733, 1, 9, 7}
 )
 
 // Request is a SCEP pkiMessage whose signature has been verified.
@@ -86,14 +86,14 @@ func ParseRequest(der []byte) (req *Request, err error) {
 		return nil, errors.New("the message does not carry its signer's certificate")
 	}
 	var mt string
-	if err := p7.UnmarshalSignedAttribute(oidMessageType, &mt); err != nil {
+	if err := p7.UnmarshalSignedAttribute(OIDMessageType, &mt); err != nil {
 		return nil, errors.New("the message has no messageType attribute")
 	}
 	req.MessageType = scep.MessageType(mt)
-	if err := p7.UnmarshalSignedAttribute(oidTransactionID, &req.TransactionID); err != nil || req.TransactionID == "" {
+	if err := p7.UnmarshalSignedAttribute(OIDTransactionID, &req.TransactionID); err != nil || req.TransactionID == "" {
 		return nil, errors.New("the message has no transactionID attribute")
 	}
-	if err := p7.UnmarshalSignedAttribute(oidSenderNonce, &req.SenderNonce); err != nil || len(req.SenderNonce) == 0 {
+	if err := p7.UnmarshalSignedAttribute(OIDSenderNonce, &req.SenderNonce); err != nil || len(req.SenderNonce) == 0 {
 		return nil, errors.New("the message has no senderNonce attribute")
 	}
 	return req, nil
@@ -183,14 +183,14 @@ func (a *Authority) CertRep(req *Request, reply Reply, rnd io.Reader) ([]byte, e
 		return nil, err
 	}
 	attrs := []pkcs7.Attribute{
-		{Type: oidTransactionID, Value: req.TransactionID},
-		{Type: oidMessageType, Value: string(scep.CertRep)},
-		{Type: oidPKIStatus, Value: string(reply.Status)},
-		{Type: oidSenderNonce, Value: nonce},
-		{Type: oidRecipientNonce, Value: req.SenderNonce},
+		{Type: OIDTransactionID, Value: req.TransactionID},
+		{Type: OIDMessageType, Value: string(scep.CertRep)},
+		{Type: OIDPKIStatus, Value: string(reply.Status)},
+		{Type: OIDSenderNonce, Value: nonce},
+		{Type: OIDRecipientNonce, Value: req.SenderNonce},
 	}
 	if reply.Status == scep.FAILURE {
-		attrs = append(attrs, pkcs7.Attribute{Type: oidFailInfo, Value: string(reply.FailInfo)})
+		attrs = append(attrs, pkcs7.Attribute{Type: OIDFailInfo, Value: string(reply.FailInfo)})
 	}
 	sd, err := pkcs7.NewSignedData(content)
 	if err != nil {

@@ -17,20 +17,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scepgate/scepgate/pki"
 	"github.com/scepgate/scepgate/pki/cms"
 	"github.com/smallstep/pkcs7"
 	"github.com/smallstep/scep"
 	"github.com/smallstep/scep/x509util"
-)
-
-// SCEP attribute OIDs (RFC 8894 section 3.2.1).
-var (
-	oidMessageType    = asn1.ObjectIdentifier{2, 16, 840, 1, 113733, 1, 9, 2}
-	oidPKIStatus      = asn1.ObjectIdentifier{2, 16, 840, 1, 113733, 1, 9, 3}
-	oidFailInfo       = asn1.ObjectIdentifier{2, 16, 840, 1, 113733, 1, 9, 4}
-	oidSenderNonce    = asn1.ObjectIdentifier{2, 16, 840, 1, 113733, 1, 9, 5}
-	oidRecipientNonce = asn1.ObjectIdentifier{2, 16, 840, 1, 113733, 1, 9, 6}
-	oidTransactionID  = asn1.ObjectIdentifier{2, 16, 840, 1, 113733, 1, 9, 7}
 )
 
 // CSRTemplate says what goes into a certificate request.
@@ -139,9 +130,9 @@ func NewMessage(mt scep.MessageType, content []byte, p MessageParams) (*Request,
 	}
 	sd.SetDigestAlgorithm(digest)
 	attrs := []pkcs7.Attribute{
-		{Type: oidTransactionID, Value: p.TransactionID},
-		{Type: oidMessageType, Value: string(mt)},
-		{Type: oidSenderNonce, Value: nonce},
+		{Type: pki.OIDTransactionID, Value: p.TransactionID},
+		{Type: pki.OIDMessageType, Value: string(mt)},
+		{Type: pki.OIDSenderNonce, Value: nonce},
 	}
 	if err := sd.AddSigner(p.Signer, p.Key, pkcs7.SignerInfoConfig{ExtraSignedAttributes: attrs}); err != nil {
 		return nil, fmt.Errorf("sign the request: %w", err)
@@ -208,18 +199,18 @@ func ParseReply(der []byte, known []*x509.Certificate) (rep *Reply, err error) {
 	}
 	rep = &Reply{Signer: signer, envelope: p7.Content}
 	var mt, status string
-	if err := p7.UnmarshalSignedAttribute(oidMessageType, &mt); err != nil || scep.MessageType(mt) != scep.CertRep {
+	if err := p7.UnmarshalSignedAttribute(pki.OIDMessageType, &mt); err != nil || scep.MessageType(mt) != scep.CertRep {
 		return nil, problemf("The server's reply is not a CertRep (messageType %q).", mt)
 	}
-	if err := p7.UnmarshalSignedAttribute(oidPKIStatus, &status); err != nil {
+	if err := p7.UnmarshalSignedAttribute(pki.OIDPKIStatus, &status); err != nil {
 		return nil, problemf("The server's reply has no pkiStatus.")
 	}
 	rep.Status = scep.PKIStatus(status)
-	_ = p7.UnmarshalSignedAttribute(oidTransactionID, &rep.TransactionID)
-	_ = p7.UnmarshalSignedAttribute(oidRecipientNonce, &rep.RecipientNonce)
+	_ = p7.UnmarshalSignedAttribute(pki.OIDTransactionID, &rep.TransactionID)
+	_ = p7.UnmarshalSignedAttribute(pki.OIDRecipientNonce, &rep.RecipientNonce)
 	if rep.Status == scep.FAILURE {
 		var fi string
-		_ = p7.UnmarshalSignedAttribute(oidFailInfo, &fi)
+		_ = p7.UnmarshalSignedAttribute(pki.OIDFailInfo, &fi)
 		rep.FailInfo = scep.FailInfo(fi)
 	}
 	return rep, nil

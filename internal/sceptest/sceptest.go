@@ -13,20 +13,11 @@ import (
 	"math/big"
 	"time"
 
+	"github.com/scepgate/scepgate/pki"
 	"github.com/scepgate/scepgate/pki/cms"
 	"github.com/smallstep/pkcs7"
 	"github.com/smallstep/scep"
 	"github.com/smallstep/scep/x509util"
-)
-
-// SCEP attribute OIDs (RFC 8894, section 3.2.1).
-var (
-	oidMessageType    = asn1.ObjectIdentifier{2, 16, 840, 1, 113733, 1, 9, 2}
-	oidPKIStatus      = asn1.ObjectIdentifier{2, 16, 840, 1, 113733, 1, 9, 3}
-	oidFailInfo       = asn1.ObjectIdentifier{2, 16, 840, 1, 113733, 1, 9, 4}
-	oidSenderNonce    = asn1.ObjectIdentifier{2, 16, 840, 1, 113733, 1, 9, 5}
-	oidRecipientNonce = asn1.ObjectIdentifier{2, 16, 840, 1, 113733, 1, 9, 6}
-	oidTransactionID  = asn1.ObjectIdentifier{2, 16, 840, 1, 113733, 1, 9, 7}
 )
 
 // Device is a SCEP client: an RSA key and the self-signed certificate it
@@ -135,9 +126,9 @@ func (d *Device) Build(ra *x509.Certificate, r Request) (*Message, error) {
 	}
 	sd.SetDigestAlgorithm(r.Digest)
 	err = sd.AddSigner(d.Cert, d.Key, pkcs7.SignerInfoConfig{ExtraSignedAttributes: []pkcs7.Attribute{
-		{Type: oidTransactionID, Value: r.TransactionID},
-		{Type: oidMessageType, Value: string(r.MessageType)},
-		{Type: oidSenderNonce, Value: nonce},
+		{Type: pki.OIDTransactionID, Value: r.TransactionID},
+		{Type: pki.OIDMessageType, Value: string(r.MessageType)},
+		{Type: pki.OIDSenderNonce, Value: nonce},
 	}})
 	if err != nil {
 		return nil, err
@@ -180,25 +171,25 @@ func (d *Device) ReadCertRep(der []byte, ra *x509.Certificate) (*CertRep, error)
 	}
 	rep := &CertRep{Signer: signer, Digest: p7.Signers[0].DigestAlgorithm.Algorithm}
 	var mt, status, fail string
-	if err := p7.UnmarshalSignedAttribute(oidMessageType, &mt); err != nil || mt != string(scep.CertRep) {
+	if err := p7.UnmarshalSignedAttribute(pki.OIDMessageType, &mt); err != nil || mt != string(scep.CertRep) {
 		return nil, fmt.Errorf("messageType = %q, %v; want 3", mt, err)
 	}
-	if err := p7.UnmarshalSignedAttribute(oidPKIStatus, &status); err != nil {
+	if err := p7.UnmarshalSignedAttribute(pki.OIDPKIStatus, &status); err != nil {
 		return nil, fmt.Errorf("pkiStatus: %w", err)
 	}
 	rep.Status = scep.PKIStatus(status)
-	if err := p7.UnmarshalSignedAttribute(oidTransactionID, &rep.TransactionID); err != nil {
+	if err := p7.UnmarshalSignedAttribute(pki.OIDTransactionID, &rep.TransactionID); err != nil {
 		return nil, fmt.Errorf("transactionID: %w", err)
 	}
-	if err := p7.UnmarshalSignedAttribute(oidRecipientNonce, &rep.RecipientNonce); err != nil {
+	if err := p7.UnmarshalSignedAttribute(pki.OIDRecipientNonce, &rep.RecipientNonce); err != nil {
 		return nil, fmt.Errorf("recipientNonce: %w", err)
 	}
-	if err := p7.UnmarshalSignedAttribute(oidSenderNonce, &rep.SenderNonce); err != nil {
+	if err := p7.UnmarshalSignedAttribute(pki.OIDSenderNonce, &rep.SenderNonce); err != nil {
 		return nil, fmt.Errorf("senderNonce: %w", err)
 	}
 	switch rep.Status {
 	case scep.FAILURE:
-		if err := p7.UnmarshalSignedAttribute(oidFailInfo, &fail); err != nil {
+		if err := p7.UnmarshalSignedAttribute(pki.OIDFailInfo, &fail); err != nil {
 			return nil, fmt.Errorf("failInfo: %w", err)
 		}
 		rep.FailInfo = scep.FailInfo(fail)
