@@ -80,7 +80,21 @@ type server struct {
 	URL            string
 	Data           string
 	Stdout, Stderr *syncBuffer
+	env            []string
 	cmd            *exec.Cmd
+	waited         chan struct{} // closed when the process has ended
+}
+
+// Logs returns what the server printed so far.
+func (s *server) Logs() string { return s.Stdout.String() + s.Stderr.String() }
+
+// run runs `scepgate COMMAND SUBCOMMAND --data DIR REST...` on the
+// server's data folder and environment, args being COMMAND SUBCOMMAND
+// REST..., and returns its exit code and output.
+func (s *server) run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	full := append(append(append([]string{}, args[:2]...), "--data", s.Data), args[2:]...)
+	return scepgate(t, s.env, full...)
 }
 
 func freePort(t *testing.T) string {
@@ -98,42 +112,49 @@ func freePort(t *testing.T) string {
 func startServer(t *testing.T, dataDir string, env []string, args ...string) *server {
 	t.Helper()
 	addr := freePort(t)
-	s := &server{URL: "http://" + addr, Data: dataDir, Stdout: &syncBuffer{}, Stderr: &syncBuffer{}}
+	s := &server{URL: "http://" + addr, Data: dataDir, Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, env: env, waited: make(chan struct{})}
 	s.cmd = exec.Command(scepgateBin, append([]string{"serve", "--data", dataDir, "--listen", addr}, args...)...)
 	s.cmd.Env = append(os.Environ(), env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.Stdout, s.Stderr
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	go func() { _ = s.cmd.Wait(); close(s.waited) }()
 	t.Cleanup(s.stop)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := http.Get(s.URL + "/healthz")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == 200 {
+			if resp.StatusCode == http.StatusOK {
 				return s
 			}
 		}
+		select {
+		case <-s.waited:
+			t.Fatalf("scepgate serve exited:\n%s", s.Logs())
+		default:
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("scepgate did not start:\n%s", s.Stderr.String())
+			t.Fatalf("scepgate serve did not answer within 60 s:\n%s", s.Logs())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
+// stop interrupts the server and waits for it to end; it may be called again.
 func (s *server) stop() {
-	if s.cmd.ProcessState != nil {
+	select {
+	case <-s.waited:
 		return
+	default:
 	}
 	_ = s.cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-s.waited:
 	case <-time.After(15 * time.Second):
 		_ = s.cmd.Process.Kill()
-		<-done
+		<-s.waited
 	}
 }
 

@@ -33,12 +33,11 @@ handler.4.tokenprocedure = SCEP Registration and Enroll Procedure with NDES Chal
 // TestNDESInterop runs a real `scepgate serve`, fetches one-time passwords
 // over HTTP as an MDM does, and enrolls with micromdm's scepclient.
 func TestNDESInterop(t *testing.T) {
-	ndesRequireTool(t, "scepclient", "scep")
-	ndesRequireTool(t, "openssl", "openssl")
-	bin := ndesBuild(t)
+	requireTool(t, "scepclient", "scep")
+	requireTool(t, "openssl", "openssl")
 	data := filepath.Join(t.TempDir(), "data")
 	const ndesPW = "interop-ndes-password"
-	srv := ndesStart(t, bin, data, []string{"SCEPGATE_NDES_PASSWORD=" + ndesPW, "SCEPGATE_ADMIN_PASSWORD=interop-admin-password"})
+	srv := startServer(t, data, []string{"SCEPGATE_NDES_PASSWORD=" + ndesPW, "SCEPGATE_ADMIN_PASSWORD=interop-admin-password"})
 	challengeURL := srv.URL + "/pgwy/scep/ndeschallenge/"
 	requestURL := srv.URL + "/pgwy/scep/ndesrequest"
 
@@ -51,18 +50,19 @@ func TestNDESInterop(t *testing.T) {
 
 	t.Run("ok/enroll once with scepclient", func(t *testing.T) {
 		password := ndesPassword(t, challengeURL, "ndesadmin", ndesPW)
-		certPath, ok, out := ndesScepclient(t, requestURL, password, "interop-device-1")
+		certPath, ok, out := runScepclient(t, requestURL, password, "interop-device-1")
 		if !ok {
-			t.Fatalf("scepclient did not enroll:\n%s\nserver log:\n%s", out, srv.Log.String())
+			t.Fatalf("scepclient did not enroll:\n%s\nserver log:\n%s", out, srv.Logs())
 		}
-		caFile := ndesCAFile(t, requestURL+"?operation=GetCACert")
+		caFile := filepath.Join(t.TempDir(), "ca.pem")
+		caChainPEM(t, srv.URL, caFile)
 		if out, err := exec.Command("openssl", "verify", "-CAfile", caFile, certPath).CombinedOutput(); err != nil {
 			t.Errorf("openssl verify: %v\n%s", err, out)
 		}
 		cert := ndesReadCert(t, certPath)
 
 		// The same password a second time, with a new key in a new folder.
-		if _, ok, out := ndesScepclient(t, requestURL, password, "interop-device-2"); ok {
+		if _, ok, out := runScepclient(t, requestURL, password, "interop-device-2"); ok {
 			t.Errorf("scepclient enrolled twice with one password:\n%s", out)
 		} else if !strings.Contains(out, "badRequest") {
 			t.Errorf("scepclient output = %q; want a badRequest failure", out)
@@ -104,7 +104,7 @@ func TestNDESInterop(t *testing.T) {
 
 	t.Run("ok/Microsoft paths", func(t *testing.T) {
 		password := ndesPassword(t, srv.URL+"/certsrv/mscep_admin/", "ndesadmin", ndesPW)
-		if _, ok, out := ndesScepclient(t, srv.URL+"/certsrv/mscep/mscep.dll", password, "interop-alias"); !ok {
+		if _, ok, out := runScepclient(t, srv.URL+"/certsrv/mscep/mscep.dll", password, "interop-alias"); !ok {
 			t.Fatalf("scepclient at /certsrv/mscep/mscep.dll did not enroll:\n%s", out)
 		}
 		resp, body := ndesGet(t, srv.URL+"/certsrv/mscep/mscep.dll/pkiclient.exe?operation=GetCACaps", "", "")
@@ -190,8 +190,8 @@ func TestNDESInterop(t *testing.T) {
 		if resp, _ := ndesGet(t, challengeURL, "ndesadmin", "ndespassword"); resp.StatusCode != http.StatusTooManyRequests {
 			t.Errorf("right credentials while locked out: status %d; want 429", resp.StatusCode)
 		}
-		if !strings.Contains(srv.Log.String(), "locked out") {
-			t.Errorf("the server log does not record the lockout:\n%s", srv.Log.String())
+		if !strings.Contains(srv.Logs(), "locked out") {
+			t.Errorf("the server log does not record the lockout:\n%s", srv.Logs())
 		}
 	})
 }
