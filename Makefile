@@ -15,9 +15,11 @@ build:
 	$(GO) build -o $(BIN)/scepgate ./cmd/scepgate
 	$(GO) build -o $(BIN)/scepclient ./cmd/scepclient
 
-## test: run all tests with the race detector (installs or names what they need)
+## test: run all tests with the race detector (installs or names what they need),
+## then the store tests again against PostgreSQL
 test: test-deps
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+	url=$$(./scripts/test-postgres.sh) && SCEPGATE_TEST_POSTGRES="$$url" $(GO) test -race -count=1 ./store/
 
 ## test-deps: make sure the outside programs the tests use are here
 test-deps:

@@ -3,7 +3,6 @@ package store_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -31,12 +30,12 @@ func (c *ndesClock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// ndesDB opens a real SQLite file in t.TempDir() with handlers ndeschallenge
+// ndesDB opens a fresh test database (see testDSN) with handlers ndeschallenge
 // (scep-ndes), ndeschallenge2 (scep-ndes) and ndesrequest (scep).
 func ndesDB(t *testing.T, clock *ndesClock) (*store.DB, *model.Config) {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "ndes.db"), clock.Now)
+	db, err := store.Open(ctx, testDSN(t), clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}

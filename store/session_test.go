@@ -2,11 +2,6 @@ package store_test
 
 import (
 	"context"
-	"database/sql"
-	"fmt"
-	"net/url"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,50 +11,15 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the pgx driver for database/sql
 )
 
-// portalDB opens a fresh SQLite database in t.TempDir() whose clock reads
-// *now; or, when SCEPGATE_TEST_POSTGRES holds the URL of a PostgreSQL
-// server's maintenance database, a fresh database created there for the
-// test and dropped after it.
+// portalDB opens a fresh test database (see testDSN) whose clock reads *now.
 func portalDB(t *testing.T, now *time.Time) *store.DB {
 	t.Helper()
-	dsn := filepath.Join(t.TempDir(), "scepgate.db")
-	if admin := os.Getenv("SCEPGATE_TEST_POSTGRES"); admin != "" {
-		dsn = postgresTestDB(t, admin)
-	}
-	db, err := store.Open(context.Background(), dsn, func() time.Time { return *now })
+	db, err := store.Open(context.Background(), testDSN(t), func() time.Time { return *now })
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
 	return db
-}
-
-// postgresTestDB creates an empty database for t on the server of admin
-// and returns its URL.
-func postgresTestDB(t *testing.T, admin string) string {
-	t.Helper()
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatalf("SCEPGATE_TEST_POSTGRES: %v", err)
-	}
-	conn, err := sql.Open("pgx", admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	name := fmt.Sprintf("scepgate_test_%d", time.Now().UnixNano())
-	if _, err := conn.Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatalf("create test database: %v", err)
-	}
-	t.Cleanup(func() {
-		c, err := sql.Open("pgx", admin)
-		if err == nil {
-			_, _ = c.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-			_ = c.Close()
-		}
-	})
-	u.Path = "/" + name
-	return u.String()
 }
 
 func portalUser(t *testing.T, db *store.DB, name, role string) *model.User {

@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -11,11 +10,11 @@ import (
 	"github.com/scepgate/scepgate/store"
 )
 
-// openTestDB opens a real SQLite file in a temporary folder with a clock
-// the test controls.
+// openTestDB opens a fresh test database (see testDSN) with a clock the
+// test controls.
 func openTestDB(t *testing.T, now *time.Time) *store.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "test.db"), func() time.Time { return *now })
+	db, err := store.Open(context.Background(), testDSN(t), func() time.Time { return *now })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +36,7 @@ func testSeed() *store.Seed {
 
 func TestOpenTwiceKeepsData(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "test.db")
+	path := testDSN(t)
 	db, err := store.Open(ctx, path, nil)
 	if err != nil {
 		t.Fatal(err)
