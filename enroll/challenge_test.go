@@ -17,29 +17,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scepgate/scepgate/internal/testclock"
+
 	"github.com/scepgate/scepgate/enroll"
 	"github.com/scepgate/scepgate/model"
 	"github.com/scepgate/scepgate/pki"
 	"github.com/scepgate/scepgate/store"
 )
-
-// ndesClock is a clock the test moves; the store and the service share it.
-type ndesClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *ndesClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *ndesClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // ndesFixture is a service over a real SQLite file with a CA, the
 // reference's NDES and pre-registration procedures, two challenge handlers
@@ -48,7 +32,7 @@ type ndesFixture struct {
 	db    *store.DB
 	mk    *pki.MasterKey
 	svc   *enroll.Service
-	clock *ndesClock
+	clock *testclock.Clock
 	snap  *enroll.Snapshot
 	// transactions numbers the transaction IDs of enroll.
 	transactions atomic.Int64
@@ -57,7 +41,7 @@ type ndesFixture struct {
 func newNDESFixture(t *testing.T) *ndesFixture {
 	t.Helper()
 	ctx := context.Background()
-	clock := &ndesClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "enroll.db"), clock.Now)
 	if err != nil {
 		t.Fatal(err)

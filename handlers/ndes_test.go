@@ -23,6 +23,8 @@ import (
 	"time"
 	"unicode/utf16"
 
+	"github.com/scepgate/scepgate/internal/testclock"
+
 	"github.com/labstack/echo/v4"
 	"github.com/scepgate/scepgate/enroll"
 	"github.com/scepgate/scepgate/model"
@@ -40,24 +42,6 @@ var (
 	ndesThumbRegexp   = regexp.MustCompile(`The thumbprint \(hash value\) for the CA certificate is: <B> ([0-9A-F]{8} [0-9A-F]{8} [0-9A-F]{8} [0-9A-F]{8}) </B>`)
 )
 
-// ndesTestClock is the clock of the NDES handler's failure limiter.
-type ndesTestClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *ndesTestClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *ndesTestClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // ndesEnv serves the SCEP and NDES routes of a real service over a real
 // SQLite file.
 type ndesEnv struct {
@@ -66,7 +50,7 @@ type ndesEnv struct {
 	svc    *enroll.Service
 	ndes   *NDES
 	echo   *echo.Echo
-	clock  *ndesTestClock
+	clock  *testclock.Clock
 	logs   *ndesLogBuffer
 	checks atomic.Int32 // bcrypt comparisons
 }
@@ -144,7 +128,7 @@ func newNDESEnv(t *testing.T, limits NDESLimits) *ndesEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := &ndesEnv{db: db, mk: mk, clock: &ndesTestClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}, logs: &ndesLogBuffer{}}
+	env := &ndesEnv{db: db, mk: mk, clock: testclock.New(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)), logs: &ndesLogBuffer{}}
 	log := slog.New(slog.NewTextHandler(env.logs, nil))
 	env.svc = enroll.NewService(db, mk, enroll.Options{Logger: log, ConfigCheckInterval: time.Millisecond})
 	s := &SCEP{Service: env.svc, Log: log}

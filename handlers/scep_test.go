@@ -19,9 +19,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/scepgate/scepgate/internal/testclock"
 
 	"github.com/scepgate/scepgate/enroll"
 	"github.com/scepgate/scepgate/handlers"
@@ -47,31 +48,13 @@ type fixture struct {
 	svc   *enroll.Service
 	auth  *pki.Authority
 	srv   *httptest.Server
-	clock *clock
-}
-
-// clock is a test clock that the server reads while the test moves it.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+	clock *testclock.Clock
 }
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	clk := &clock{t: time.Now()}
+	clk := testclock.New(time.Now())
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "scepgate.db"), clk.Now)
 	if err != nil {
 		t.Fatal(err)

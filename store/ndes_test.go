@@ -8,31 +8,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scepgate/scepgate/internal/testclock"
+
 	"github.com/scepgate/scepgate/model"
 	"github.com/scepgate/scepgate/store"
 )
 
-// ndesClock is a clock the test moves.
-type ndesClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *ndesClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *ndesClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // ndesDB opens a fresh test database (see testDSN) with handlers ndeschallenge
 // (scep-ndes), ndeschallenge2 (scep-ndes) and ndesrequest (scep).
-func ndesDB(t *testing.T, clock *ndesClock) (*store.DB, *model.Config) {
+func ndesDB(t *testing.T, clock *testclock.Clock) (*store.DB, *model.Config) {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, testDSN(t), clock.Now)
@@ -84,7 +68,7 @@ func ndesReg(handlerID int64, hash string, now time.Time, validity time.Duration
 
 func TestCreateNDESRegistrationCap(t *testing.T) {
 	ctx := context.Background()
-	clock := &ndesClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	db, cfg := ndesDB(t, clock)
 	h1, h2 := ndesHandlerID(t, cfg, "ndeschallenge"), ndesHandlerID(t, cfg, "ndeschallenge2")
 
@@ -165,7 +149,7 @@ func TestCreateNDESRegistrationCap(t *testing.T) {
 // count and the insert share a transaction, so the cap holds exactly.
 func TestCreateNDESRegistrationCapRace(t *testing.T) {
 	ctx := context.Background()
-	clock := &ndesClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	db, cfg := ndesDB(t, clock)
 	h := ndesHandlerID(t, cfg, "ndeschallenge")
 	const limit, callers = 10, 48
@@ -198,7 +182,7 @@ func TestCreateNDESRegistrationCapRace(t *testing.T) {
 // exactly one certificate is recorded.
 func TestCompleteEnrollmentNDESRace(t *testing.T) {
 	ctx := context.Background()
-	clock := &ndesClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	db, cfg := ndesDB(t, clock)
 	r := ndesReg(ndesHandlerID(t, cfg, "ndeschallenge"), "once", clock.Now(), time.Hour)
 	if ok, err := db.CreateNDESRegistration(ctx, r, 100, nil); err != nil || !ok {
@@ -242,7 +226,7 @@ func TestCompleteEnrollmentNDESRace(t *testing.T) {
 
 func TestExpireRegistrationsNDES(t *testing.T) {
 	ctx := context.Background()
-	clock := &ndesClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	db, cfg := ndesDB(t, clock)
 	h := ndesHandlerID(t, cfg, "ndeschallenge")
 	short, long := ndesReg(h, "short", clock.Now(), 15*time.Minute), ndesReg(h, "long", clock.Now(), time.Hour)
@@ -272,7 +256,7 @@ func TestExpireRegistrationsNDES(t *testing.T) {
 
 func TestAliases(t *testing.T) {
 	ctx := context.Background()
-	clock := &ndesClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	db, _ := ndesDB(t, clock)
 	got, err := db.Aliases(ctx)
 	if err != nil || got != model.DefaultAliases {
@@ -315,7 +299,7 @@ func TestAliases(t *testing.T) {
 
 func TestSaveHandlers(t *testing.T) {
 	ctx := context.Background()
-	clock := &ndesClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	db, cfg := ndesDB(t, clock)
 	byName := map[string]model.Handler{}
 	for _, h := range cfg.Handlers {

@@ -13,9 +13,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/scepgate/scepgate/internal/testclock"
 
 	"github.com/scepgate/scepgate/enroll"
 	"github.com/scepgate/scepgate/handlers"
@@ -26,21 +27,12 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
 // portal is a scepgate server with a real SQLite database in t.TempDir().
 type portal struct {
 	t     *testing.T
 	db    *store.DB
 	svc   *enroll.Service
-	clock *clock
+	clock *testclock.Clock
 	srv   *httptest.Server
 }
 
@@ -49,7 +41,7 @@ const testPassword = "correct horse battery"
 func newPortal(t *testing.T) *portal {
 	t.Helper()
 	ctx := context.Background()
-	clk := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+	clk := testclock.New(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "scepgate.db"), clk.Now)
 	if err != nil {
 		t.Fatal(err)
@@ -261,15 +253,15 @@ func TestSessionExpiry(t *testing.T) {
 
 	b := p.browser()
 	b.signIn("admin")
-	p.clock.Advance(29 * time.Minute)
+	p.clock.Add(29 * time.Minute)
 	if got := b.get("/ca"); got.status != http.StatusOK {
 		t.Fatalf("ok/within idle time: status %d, want 200", got.status)
 	}
-	p.clock.Advance(29 * time.Minute)
+	p.clock.Add(29 * time.Minute)
 	if got := b.get("/ca"); got.status != http.StatusOK {
 		t.Fatalf("ok/used again within idle time: status %d, want 200", got.status)
 	}
-	p.clock.Advance(31 * time.Minute)
+	p.clock.Add(31 * time.Minute)
 	if got := b.get("/ca"); got.status != http.StatusSeeOther {
 		t.Errorf("fail/idle 31 minutes: status %d, want 303 to sign in", got.status)
 	}
@@ -277,7 +269,7 @@ func TestSessionExpiry(t *testing.T) {
 	b = p.browser()
 	b.signIn("admin")
 	for range 12 * 3 {
-		p.clock.Advance(20 * time.Minute)
+		p.clock.Add(20 * time.Minute)
 		if got := b.get("/ca"); got.status != http.StatusOK {
 			if got.status == http.StatusSeeOther {
 				break
@@ -309,15 +301,15 @@ func TestSignInThrottle(t *testing.T) {
 		t.Errorf("fail/slowed: status %d, want 429 asking to wait 5s; body %s", got.status, got.body)
 	}
 	for i := pol.FreeFailures + 2; i <= pol.LockAfter; i++ {
-		p.clock.Advance(time.Minute)
+		p.clock.Add(time.Minute)
 		b.post("/signin", "/signin", wrong)
 	}
-	p.clock.Advance(time.Minute)
+	p.clock.Add(time.Minute)
 	got = b.post("/signin", "/signin", url.Values{"username": {"admin"}, "password": {testPassword}})
 	if got.status != http.StatusTooManyRequests || !strings.Contains(got.body, "locked") {
 		t.Errorf("fail/locked: status %d, want 429 saying locked; body %s", got.status, got.body)
 	}
-	p.clock.Advance(pol.LockFor)
+	p.clock.Add(pol.LockFor)
 	b.signIn("admin")
 }
 
