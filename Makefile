@@ -4,7 +4,7 @@ BIN     := bin
 PKGS    := ./...
 export CGO_ENABLED := 1
 
-.PHONY: run build test test-deps generate lint check bench clean
+.PHONY: run build test test-deps generate lint check bench clean screenshots
 
 ## run: start the server on the embedded SQLite default (data in ./data, port 8080)
 run: build
@@ -24,6 +24,10 @@ test: test-deps
 ## test-deps: make sure the outside programs the tests use are here
 test-deps:
 	@./scripts/test-deps.sh
+
+## screenshots: refresh the README's screenshots from the browser test
+screenshots: test-deps
+	$(GO) test -count=1 ./e2e/ -update-screenshots
 
 ## generate: regenerate templ components (the output is committed)
 generate:

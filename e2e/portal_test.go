@@ -5,6 +5,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -23,8 +24,33 @@ const (
 	chromiumPath  = "/usr/bin/chromium"
 	adminPassword = "e2e-admin-password"
 	helpPassword  = "e2e-helpdesk-password"
-	screenshots   = "../docs/screenshots"
 )
+
+// updateScreenshots rewrites the README's screenshots in docs/screenshots;
+// without it they go to a temporary folder, so a test run leaves the tree
+// as it was (`make screenshots` refreshes them).
+var updateScreenshots = flag.Bool("update-screenshots", false, "write the screenshots into docs/screenshots")
+
+var screenshotDir struct {
+	once sync.Once
+	path string
+}
+
+// screenshots returns the folder the screenshots go to.
+func screenshots(t *testing.T) string {
+	screenshotDir.once.Do(func() {
+		screenshotDir.path = "../docs/screenshots"
+		if !*updateScreenshots {
+			dir, err := os.MkdirTemp("", "scepgate-screenshots-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			screenshotDir.path = dir
+		}
+		t.Logf("screenshots in %s", screenshotDir.path)
+	})
+	return screenshotDir.path
+}
 
 // server is a scepgate serve process on a free loopback port.
 type server struct {
@@ -160,14 +186,16 @@ func fail(t *testing.T, ctx context.Context, step string, err error) {
 	t.Fatalf("%s: %v\nat %s:\n%s", step, err, loc, body)
 }
 
-// shot saves a full-page PNG of the current page as docs/screenshots/name.png.
+// shot saves a full-page PNG of the current page as name.png in the
+// screenshots folder.
 func shot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
 	png := read(t, ctx, "screenshot "+name, chromedp.FullScreenshot(100))
-	if err := os.MkdirAll(screenshots, 0o755); err != nil {
+	dir := screenshots(t)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(screenshots, name+".png"), png, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
