@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -36,7 +35,7 @@ func runCAShow(ctx context.Context, args []string, getenv func(string) string, s
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	e, err := open(ctx, c, setupOptions{}, getenv, stdout, slog.New(slog.NewTextHandler(stderr, nil)))
+	e, err := open(ctx, c, setupOptions{}, getenv, stdout, logger(stderr))
 	if err != nil {
 		return err
 	}
@@ -100,7 +99,7 @@ func runCAImport(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	log := logger(stderr)
 	e, err := open(ctx, c, setupOptions{skipCA: true}, getenv, stdout, log)
 	if err != nil {
 		return err

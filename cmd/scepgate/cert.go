@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 
-	"github.com/scepgate/scepgate/enroll"
 	"github.com/scepgate/scepgate/model"
 )
 
@@ -28,13 +26,13 @@ func runCert(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return usageError{model.ErrorMessage(err)}
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	log := logger(stderr)
 	e, err := open(ctx, c, setupOptions{}, getenv, stdout, log)
 	if err != nil {
 		return err
 	}
 	defer e.close()
-	svc := enroll.NewService(e.db, e.mk, enroll.Options{Logger: log})
+	svc := e.service()
 	cert, err := svc.Revoke(ctx, *serial, reason, "cli", "local")
 	if err != nil {
 		return err

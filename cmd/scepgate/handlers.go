@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -40,7 +39,7 @@ func runHandlersList(ctx context.Context, args []string, getenv func(string) str
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	e, err := open(ctx, c, setupOptions{}, getenv, stdout, slog.New(slog.NewTextHandler(stderr, nil)))
+	e, err := open(ctx, c, setupOptions{}, getenv, stdout, logger(stderr))
 	if err != nil {
 		return err
 	}
@@ -80,7 +79,7 @@ func runHandlersAlias(ctx context.Context, args []string, getenv func(string) st
 	if fs.NArg() > 0 {
 		return usageError{handlersUsage}
 	}
-	e, err := open(ctx, c, setupOptions{}, getenv, stdout, slog.New(slog.NewTextHandler(stderr, nil)))
+	e, err := open(ctx, c, setupOptions{}, getenv, stdout, logger(stderr))
 	if err != nil {
 		return err
 	}
@@ -125,7 +124,7 @@ func runHandlersImport(ctx context.Context, args []string, getenv func(string) s
 	if err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
-	e, err := open(ctx, c, setupOptions{}, getenv, stdout, slog.New(slog.NewTextHandler(stderr, nil)))
+	e, err := open(ctx, c, setupOptions{}, getenv, stdout, logger(stderr))
 	if err != nil {
 		return err
 	}

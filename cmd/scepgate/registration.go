@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
-	"log/slog"
 	"strconv"
 	"time"
 
@@ -38,13 +37,13 @@ func runRegistration(ctx context.Context, args []string, getenv func(string) str
 	if *tokenProc == "" || *password == "" {
 		return usageError{"registration add needs --token-procedure and --password"}
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	log := logger(stderr)
 	e, err := open(ctx, c, setupOptions{}, getenv, stdout, log)
 	if err != nil {
 		return err
 	}
 	defer e.close()
-	svc := enroll.NewService(e.db, e.mk, enroll.Options{Logger: log})
+	svc := e.service()
 	r, err := svc.AddPreRegistration(ctx, enroll.PreRegistration{
 		TokenProcedure: *tokenProc, Password: *password, SubjectCN: *cn, DNSName: *dns,
 		ValidFor: *validFor, RequestedBy: "cli", ClientAddr: "local",
@@ -62,7 +61,7 @@ func runRegistrationPending(ctx context.Context, args []string, getenv func(stri
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	e, err := open(ctx, c, setupOptions{}, getenv, stdout, slog.New(slog.NewTextHandler(stderr, nil)))
+	e, err := open(ctx, c, setupOptions{}, getenv, stdout, logger(stderr))
 	if err != nil {
 		return err
 	}
@@ -99,13 +98,13 @@ func runRegistrationDecide(ctx context.Context, verb string, args []string, gete
 	if err != nil {
 		return usageError{fmt.Sprintf("%q is not a registration ID", fs.Arg(0))}
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	log := logger(stderr)
 	e, err := open(ctx, c, setupOptions{}, getenv, stdout, log)
 	if err != nil {
 		return err
 	}
 	defer e.close()
-	svc := enroll.NewService(e.db, e.mk, enroll.Options{Logger: log})
+	svc := e.service()
 	if verb == "reject" {
 		if err := svc.Reject(ctx, id, *reason, "cli"); err != nil {
 			return err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"runtime/debug"
@@ -25,7 +24,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	log := logger(stderr)
 	if getenv("GOGC") == "" {
 		// The enrollment path allocates little but often; memory is cheaper
 		// than the collector's CPU on a busy gateway. GOGC overrides it.
@@ -43,7 +42,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := e.db.SetPublicURL(ctx, strings.TrimRight(*publicURL, "/")); err != nil {
 		return err
 	}
-	svc := enroll.NewService(e.db, e.mk, enroll.Options{Logger: log})
+	svc := e.service()
 	if _, err := svc.Snapshot(ctx); err != nil {
 		return err
 	}

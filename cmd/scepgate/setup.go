@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scepgate/scepgate/enroll"
 	"github.com/scepgate/scepgate/model"
 	"github.com/scepgate/scepgate/pki"
 	"github.com/scepgate/scepgate/store"
@@ -71,6 +72,14 @@ func open(ctx context.Context, c commonFlags, o setupOptions, getenv func(string
 }
 
 func (e *env) close() { _ = e.db.Close() }
+
+// service returns the enrollment workflow over e's database and keys.
+func (e *env) service() *enroll.Service {
+	return enroll.NewService(e.db, e.mk, enroll.Options{Logger: e.log})
+}
+
+// logger is how commands log: text lines on standard error.
+func logger(stderr io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(stderr, nil)) }
 
 // ensureAuthority creates the CA and RA when the database has none, and
 // otherwise checks that the master key opens the stored keys.
