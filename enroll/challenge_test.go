@@ -339,7 +339,7 @@ func TestEnrollNDESPasswordRace(t *testing.T) {
 			switch {
 			case err == nil:
 				issued++
-			case enroll.IsRefusal(err):
+			case errors.As(err, new(*enroll.Refusal)):
 				refused++
 			default:
 				t.Errorf("Enroll: %v", err)

@@ -149,10 +149,11 @@ func (s *Service) Enroll(ctx context.Context, snap *Snapshot, e *Enrollment) ([]
 	} else if err != nil {
 		return nil, err
 	}
-	if err := pki.CheckCSR(e.CSR, cp); err != nil {
-		return nil, s.fail(ctx, reg, e, model.ErrorMessage(err))
-	}
 	if tp.RequireApproval {
+		// The request is kept for later: refuse now what Issue would.
+		if err := pki.CheckCSR(e.CSR, cp); err != nil {
+			return nil, s.fail(ctx, reg, e, model.ErrorMessage(err))
+		}
 		// A new registration under a transaction ID seen before.
 		if certs, err := s.retry(ctx, snap, tp, e.TransactionID, pubKeyHash); err != nil || certs != nil {
 			return certs, err
@@ -172,7 +173,10 @@ func (s *Service) Enroll(ctx context.Context, snap *Snapshot, e *Enrollment) ([]
 		return nil, ErrPending
 	}
 	cert, rec, err := s.issue(snap, e.CSR, cp, pki.IssueOptions{}, e.Handler, e.TransactionID)
-	if err != nil {
+	var refusal *Refusal
+	if errors.As(err, &refusal) {
+		return nil, s.fail(ctx, reg, e, refusal.Reason)
+	} else if err != nil {
 		return nil, err
 	}
 	supersede, err := s.oneKeyPerSubject(ctx, cp, cert, rec)
@@ -372,10 +376,4 @@ func (s *Service) AddPreRegistration(ctx context.Context, p PreRegistration) (*m
 		Detail: fmt.Sprintf("pre-registration for token procedure %q, subject %q, expires %s", tp.Name, p.SubjectCN, r.ExpiresAt.Format(time.RFC3339)),
 	})
 	return r, err
-}
-
-// IsRefusal reports whether err is a policy refusal.
-func IsRefusal(err error) bool {
-	var r *Refusal
-	return errors.As(err, &r)
 }

@@ -3,8 +3,10 @@ package handlers_test
 import (
 	"context"
 	"crypto"
+	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/pem"
 	"math/big"
 	"os"
@@ -17,6 +19,7 @@ import (
 	"github.com/scepgate/scepgate/internal/sceptest"
 	"github.com/scepgate/scepgate/model"
 	"github.com/smallstep/scep"
+	"github.com/smallstep/scep/x509util"
 )
 
 // exchange sends msg to path and reads the reply with d's key.
@@ -297,5 +300,41 @@ func TestProxySignedEnrollment(t *testing.T) {
 	}
 	if got := f.certState(proxy.Cert.SerialNumber); got.State != model.CertActive {
 		t.Errorf("the proxy's certificate is %s; want it left active", got.State)
+	}
+}
+
+// TestProcedureRefusalRecorded: a CSR outside its certificate procedure gets
+// FAILURE, nothing is issued, and the registration records the rule and
+// stays open for a corrected request.
+func TestProcedureRefusalRecorded(t *testing.T) {
+	f := newFixture(t)
+	reg := f.preRegister("policy-pw", "")
+	d := newDevice(t, "x")
+	ku, err := asn1.Marshal(asn1.BitString{Bytes: []byte{0x84}, BitLength: 7}) // digitalSignature, keyCertSign
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := x509util.CreateCertificateRequest(rand.Reader, &x509util.CertificateRequest{
+		CertificateRequest: x509.CertificateRequest{Subject: pkix.Name{CommonName: "wants-a-ca"},
+			ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 15}, Critical: true, Value: ku}}},
+		ChallengePassword: "policy-pw",
+	}, d.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := f.certCount()
+	_, rep := f.exchange(d, "/pgwy/scep", sceptest.Request{Payload: csr})
+	if rep.Status != scep.FAILURE || rep.FailInfo != scep.BadRequest {
+		t.Fatalf("pkiStatus %s failInfo %q; want FAILURE badRequest", rep.Status, string(rep.FailInfo))
+	}
+	if got := f.certCount(); got != before {
+		t.Errorf("certificates %d -> %d; want none issued", before, got)
+	}
+	got, err := f.db.FindRegistration(context.Background(), reg.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != model.StateOpen || !strings.Contains(got.LastFailure, "keyCertSign") {
+		t.Errorf("registration: state %s, last failure %q; want open, naming keyCertSign", got.State, got.LastFailure)
 	}
 }

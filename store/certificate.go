@@ -16,13 +16,6 @@ func (db *DB) FindCertificateBySerial(ctx context.Context, serial string) (*mode
 	return &c, nil
 }
 
-// ListCertificates returns the newest certificates first, at most limit.
-func (db *DB) ListCertificates(ctx context.Context, limit int) ([]model.Certificate, error) {
-	var cs []model.Certificate
-	err := db.db.WithContext(ctx).Order("id DESC").Limit(limit).Find(&cs).Error
-	return cs, translate(err, "Certificate")
-}
-
 // CountCertificates returns how many certificates the CA has issued.
 func (db *DB) CountCertificates(ctx context.Context) (int64, error) {
 	var n int64

@@ -21,11 +21,6 @@ func (db *DB) Meta(ctx context.Context, key string) (string, error) {
 	return getMeta(db.db.WithContext(ctx), key)
 }
 
-// SetMeta stores value under key.
-func (db *DB) SetMeta(ctx context.Context, key, value string) error {
-	return translate(setMeta(db.db.WithContext(ctx), key, value), "Setting")
-}
-
 func getMeta(tx *gorm.DB, key string) (string, error) {
 	var row metaRow
 	if err := tx.Where("key = ?", key).Take(&row).Error; err != nil {

@@ -112,10 +112,3 @@ func (db *DB) ExpireRegistrations(ctx context.Context) (int64, error) {
 		model.StateExpired, model.StateOpen, db.now())
 	return res.RowsAffected, translate(res.Error, "Registration")
 }
-
-// CountRegistrations returns how many registrations are in state.
-func (db *DB) CountRegistrations(ctx context.Context, state string) (int64, error) {
-	var n int64
-	err := db.db.WithContext(ctx).Model(&model.Registration{}).Where("state = ?", state).Count(&n).Error
-	return n, translate(err, "Registration")
-}

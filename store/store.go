@@ -89,9 +89,6 @@ func (db *DB) Close() error {
 	return sqlDB.Close()
 }
 
-// Dialect returns "sqlite" or "postgres".
-func (db *DB) Dialect() string { return db.dialect }
-
 // Now returns the store's clock reading, as it stores it.
 func (db *DB) Now() time.Time { return db.now() }
 
