@@ -112,8 +112,7 @@ func (s *Service) renew(ctx context.Context, snap *Snapshot, e *Enrollment, tp *
 	case now.Before(old.NotAfter.Add(-window)):
 		return nil, refuseRenewal("The certificate %s can be renewed from %s (%d days before it expires).", rec.Serial, old.NotAfter.Add(-window).UTC().Format(time.DateOnly), tp.RenewalWindowDays)
 	}
-	subject := old.Subject
-	cert, newRec, err := s.issue(snap, e.CSR, cp, pki.IssueOptions{Subject: &subject}, e.Handler, e.TransactionID)
+	cert, newRec, err := s.issue(snap, e.CSR, cp, pki.IssueOptions{RawSubject: old.RawSubject}, e.Handler, e.TransactionID)
 	if err != nil {
 		var r *Refusal
 		if errors.As(err, &r) {

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/asn1"
 	"encoding/pem"
 	"math/big"
 	"os"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/scepgate/scepgate/internal/sceptest"
 	"github.com/scepgate/scepgate/model"
+	"github.com/scepgate/scepgate/pki"
 	"github.com/smallstep/scep"
 	"github.com/smallstep/scep/x509util"
 )
@@ -310,13 +310,13 @@ func TestProcedureRefusalRecorded(t *testing.T) {
 	f := newFixture(t)
 	reg := f.preRegister("policy-pw", "")
 	d := newDevice(t, "x")
-	ku, err := asn1.Marshal(asn1.BitString{Bytes: []byte{0x84}, BitLength: 7}) // digitalSignature, keyCertSign
+	ku, err := pki.KeyUsageExtension(x509.KeyUsageDigitalSignature|x509.KeyUsageCertSign, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	csr, err := x509util.CreateCertificateRequest(rand.Reader, &x509util.CertificateRequest{
 		CertificateRequest: x509.CertificateRequest{Subject: pkix.Name{CommonName: "wants-a-ca"},
-			ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 15}, Critical: true, Value: ku}}},
+			ExtraExtensions: []pkix.Extension{ku}},
 		ChallengePassword: "policy-pw",
 	}, d.Key)
 	if err != nil {

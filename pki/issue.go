@@ -5,7 +5,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/asn1"
 	"fmt"
 	"io"
@@ -49,6 +48,9 @@ func ParseKeyUsages(s string) (x509.KeyUsage, error) {
 		if f == "" {
 			continue
 		}
+		if strings.EqualFold(f, "contentCommitment") { // RFC 5280's later name
+			f = "nonRepudiation"
+		}
 		found := false
 		for _, n := range keyUsageNames {
 			if strings.EqualFold(n.name, f) {
@@ -57,7 +59,7 @@ func ParseKeyUsages(s string) (x509.KeyUsage, error) {
 			}
 		}
 		if !found {
-			return 0, model.Errorf(model.EINVALID, "Unknown key usage %q.", f)
+			return 0, model.Errorf(model.EINVALID, "%q is not a key usage. Use digitalSignature, nonRepudiation, keyEncipherment, dataEncipherment, keyAgreement, keyCertSign, cRLSign, encipherOnly or decipherOnly.", f)
 		}
 	}
 	return ku, nil
@@ -96,8 +98,6 @@ func ParseExtKeyUsages(s string) ([]x509.ExtKeyUsage, error) {
 	return ekus, nil
 }
 
-var oidKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 15}
-
 // requestedKeyUsage returns the key usage a CSR asks for in its extension
 // request, and whether it asks for one.
 func requestedKeyUsage(csr *x509.CertificateRequest) (x509.KeyUsage, bool) {
@@ -126,9 +126,9 @@ type IssueOptions struct {
 	// point and authority information access extensions, when set.
 	CRLURL       string
 	CAIssuersURL string
-	// Subject, when set, is used instead of the CSR's (renewal keeps the
-	// subject of the certificate it renews).
-	Subject *pkix.Name
+	// RawSubject, when set, is the DER subject used instead of the CSR's
+	// (renewal keeps the subject of the certificate it renews).
+	RawSubject []byte
 }
 
 // Issue signs a certificate for csr under procedure p. A CSR outside the
@@ -141,8 +141,8 @@ func (a *Authority) Issue(csr *x509.CertificateRequest, p *model.CertificateProc
 	if err != nil {
 		return nil, err
 	}
-	if o.Subject != nil {
-		subject = *o.Subject
+	if o.RawSubject != nil {
+		subject = o.RawSubject
 	}
 	ku, err := keyUsageFor(csr, p)
 	if err != nil {
@@ -170,7 +170,7 @@ func (a *Authority) Issue(csr *x509.CertificateRequest, p *model.CertificateProc
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:   serial,
-		Subject:        subject,
+		RawSubject:     subject,
 		NotBefore:      now.Add(-5 * time.Minute),
 		NotAfter:       notAfter,
 		KeyUsage:       ku,
@@ -220,51 +220,19 @@ func CheckCSR(csr *x509.CertificateRequest, p *model.CertificateProcedure) error
 	return nil
 }
 
-// SubjectFor returns the subject a certificate under p gets for csr: the
-// CSR's own, or p's SubjectTemplate with {cn} replaced by the CSR's
-// common name.
-func SubjectFor(csr *x509.CertificateRequest, p *model.CertificateProcedure) (pkix.Name, error) {
+// SubjectFor returns the DER subject a certificate under p gets for csr:
+// the CSR's own, or p's SubjectTemplate (see ParseDN) with {cn} replaced by
+// the CSR's common name.
+func SubjectFor(csr *x509.CertificateRequest, p *model.CertificateProcedure) ([]byte, error) {
 	if strings.TrimSpace(p.SubjectTemplate) == "" {
-		return csr.Subject, nil
+		return csr.RawSubject, nil
 	}
-	dn := strings.ReplaceAll(p.SubjectTemplate, "{cn}", csr.Subject.CommonName)
-	name, err := ParseDN(dn)
+	dn := strings.ReplaceAll(p.SubjectTemplate, "{cn}", EscapeDNValue(csr.Subject.CommonName))
+	der, err := ParseDN(dn)
 	if err != nil {
-		return pkix.Name{}, model.Errorf(model.EINVALID, "Certificate procedure %q has a subject template that is not a DN: %s", p.Name, model.ErrorMessage(err))
+		return nil, model.Errorf(model.EINVALID, "Certificate procedure %q has a subject template that is not a DN: %s", p.Name, model.ErrorMessage(err))
 	}
-	return name, nil
-}
-
-// ParseDN reads a distinguished name such as "CN=device 1,OU=MDM,O=Company"
-// (attribute names in any case: CN, O, OU, C, L, ST, SERIALNUMBER).
-func ParseDN(s string) (pkix.Name, error) {
-	var n pkix.Name
-	for _, part := range strings.Split(s, ",") {
-		k, v, ok := strings.Cut(part, "=")
-		k, v = strings.ToUpper(strings.TrimSpace(k)), strings.TrimSpace(v)
-		if !ok || v == "" {
-			return n, model.Errorf(model.EINVALID, "%q is not attribute=value.", strings.TrimSpace(part))
-		}
-		switch k {
-		case "CN":
-			n.CommonName = v
-		case "O":
-			n.Organization = append(n.Organization, v)
-		case "OU":
-			n.OrganizationalUnit = append(n.OrganizationalUnit, v)
-		case "C":
-			n.Country = append(n.Country, v)
-		case "L":
-			n.Locality = append(n.Locality, v)
-		case "ST":
-			n.Province = append(n.Province, v)
-		case "SERIALNUMBER":
-			n.SerialNumber = v
-		default:
-			return n, model.Errorf(model.EINVALID, "The attribute %q is not supported in a subject template.", k)
-		}
-	}
-	return n, nil
+	return der, nil
 }
 
 // matchDNS reports whether name matches pattern: equal (any case), or

@@ -7,7 +7,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/asn1"
 	"errors"
 	"math/big"
 	"os"
@@ -155,11 +154,11 @@ func TestIssue(t *testing.T) {
 	smallKey, _ := rsa.GenerateKey(rand.Reader, 1024)
 	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	kuExt := func(ku x509.KeyUsage) []pkix.Extension {
-		var bits asn1.BitString
-		bits.Bytes = []byte{reverseByte(byte(ku))}
-		bits.BitLength = 8
-		v, _ := asn1.Marshal(bits)
-		return []pkix.Extension{{Id: oidKeyUsage, Critical: true, Value: v}}
+		ext, err := KeyUsageExtension(ku, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []pkix.Extension{ext}
 	}
 	csr := func(key any, cn string, dns []string, ext []pkix.Extension) *x509.CertificateRequest {
 		der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
@@ -214,15 +213,6 @@ func TestIssue(t *testing.T) {
 	}
 }
 
-// reverseByte maps Go's KeyUsage bit order onto the DER bit string's.
-func reverseByte(b byte) byte {
-	var r byte
-	for i := 0; i < 8; i++ {
-		r = r<<1 | (b>>i)&1
-	}
-	return r
-}
-
 func bigOne() *big.Int { return big.NewInt(1) }
 
 func TestProcedureRules(t *testing.T) {
@@ -256,6 +246,7 @@ func TestProcedureRules(t *testing.T) {
 		{"ok/dns-pattern", with(func(p *model.CertificateProcedure) { p.DNSNamePatterns = "*.corp.example, vpn.example" }), csr(rsaKey, "d", "laptop.corp.example", "VPN.example"), "", "CN=d,O=Device Org"},
 		{"fail/dns-outside-pattern", with(func(p *model.CertificateProcedure) { p.DNSNamePatterns = "*.corp.example" }), csr(rsaKey, "d", "a.b.corp.example"), "a.b.corp.example", ""},
 		{"ok/subject-template", with(func(p *model.CertificateProcedure) { p.SubjectTemplate = "CN={cn} SEG,O=Company" }), csr(rsaKey, "dev7"), "", "CN=dev7 SEG,O=Company"},
+		{"ok/subject-template-escapes-cn", with(func(p *model.CertificateProcedure) { p.SubjectTemplate = "cn={cn} SEG,o=Company" }), csr(rsaKey, "Doe, John"), "", `CN=Doe\, John SEG,O=Company`},
 		{"fail/bad-template", with(func(p *model.CertificateProcedure) { p.SubjectTemplate = "XX=1" }), csr(rsaKey, "dev7"), "subject template", ""},
 		{"ok/curve-allowed", with(func(p *model.CertificateProcedure) { p.AllowedCurves = "P-384" }), csr(p384, "ec"), "", "CN=ec,O=Device Org"},
 		{"fail/curve-not-allowed", with(func(p *model.CertificateProcedure) { p.AllowedCurves = "P-256" }), csr(p384, "ec"), "P-384 is not allowed", ""},

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scepgate/scepgate/pki"
 	"github.com/scepgate/scepgate/pki/cms"
 )
 
@@ -186,7 +187,7 @@ func TestKeyUsage(t *testing.T) {
 				return
 			}
 			// The extension must read back the same through crypto/x509.
-			ext, err := keyUsageExtension(ku, crit)
+			ext, err := pki.KeyUsageExtension(ku, crit)
 			if err != nil {
 				t.Fatal(err)
 			}

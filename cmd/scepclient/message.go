@@ -44,7 +44,7 @@ func NewCSR(t CSRTemplate, key crypto.Signer) ([]byte, error) {
 		ChallengePassword: t.Challenge,
 	}
 	if t.KeyUsage != 0 {
-		ext, err := keyUsageExtension(t.KeyUsage, t.Critical)
+		ext, err := pki.KeyUsageExtension(t.KeyUsage, t.Critical)
 		if err != nil {
 			return nil, err
 		}
