@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/scepgate/scepgate/pki"
 	"github.com/scepgate/scepgate/pki/cms"
 	"github.com/smallstep/scep"
 )
@@ -160,7 +161,7 @@ type benchItem struct {
 	key       *rsa.PrivateKey
 	challenge string
 	signer    *x509.Certificate
-	req       *Request
+	req       *pki.ClientMessage
 	reply     *Reply
 	latency   time.Duration
 	failure   string
@@ -384,7 +385,7 @@ func (it *benchItem) build(cn string, ra *x509.Certificate, alg cms.Algorithm, d
 	if err != nil {
 		return err
 	}
-	it.req, err = NewMessage(scep.PKCSReq, der, MessageParams{TransactionID: tid, RA: ra, Cipher: alg,
+	it.req, err = pki.NewClientMessage(scep.PKCSReq, der, pki.ClientParams{TransactionID: tid, RA: ra, Cipher: alg,
 		Signer: it.signer, Key: it.key, Digest: digest})
 	return err
 }

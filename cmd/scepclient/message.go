@@ -10,9 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
 	"math/big"
 	"strings"
 	"time"
@@ -85,63 +83,6 @@ func TransactionID(pub crypto.PublicKey) (string, error) {
 	}
 	sum := sha256.Sum256(spki)
 	return strings.ToUpper(hex.EncodeToString(sum[:])), nil
-}
-
-// Request is a pkiMessage ready to send.
-type Request struct {
-	MessageType   scep.MessageType
-	TransactionID string
-	SenderNonce   []byte
-	Raw           []byte // DER SignedData
-}
-
-// MessageParams are what every request needs besides its content.
-type MessageParams struct {
-	TransactionID string
-	RA            *x509.Certificate // the envelope's recipient
-	Cipher        cms.Algorithm
-	Signer        *x509.Certificate // self-signed, current or proxy certificate
-	Key           crypto.Signer     // Signer's key
-	Digest        asn1.ObjectIdentifier
-}
-
-// NewMessage builds a pkiMessage of type mt: content encrypted to the RA
-// with p.Cipher (pki/cms, so that 3DES and RC2 work too), inside a
-// SignedData signed by p.Signer with the SCEP attributes.
-func NewMessage(mt scep.MessageType, content []byte, p MessageParams) (*Request, error) {
-	if p.RA == nil || p.Signer == nil || p.Key == nil {
-		return nil, errors.New("scepclient: NewMessage needs an RA certificate, a signer and its key")
-	}
-	env, err := cms.Encrypt(content, p.RA, p.Cipher, rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	nonce := make([]byte, 16)
-	if _, err := io.ReadFull(rand.Reader, nonce); err != nil {
-		return nil, err
-	}
-	sd, err := pkcs7.NewSignedData(env)
-	if err != nil {
-		return nil, err
-	}
-	digest := p.Digest
-	if digest == nil {
-		digest = pkcs7.OIDDigestAlgorithmSHA256
-	}
-	sd.SetDigestAlgorithm(digest)
-	attrs := []pkcs7.Attribute{
-		{Type: pki.OIDTransactionID, Value: p.TransactionID},
-		{Type: pki.OIDMessageType, Value: string(mt)},
-		{Type: pki.OIDSenderNonce, Value: nonce},
-	}
-	if err := sd.AddSigner(p.Signer, p.Key, pkcs7.SignerInfoConfig{ExtraSignedAttributes: attrs}); err != nil {
-		return nil, fmt.Errorf("sign the request: %w", err)
-	}
-	raw, err := sd.Finish()
-	if err != nil {
-		return nil, err
-	}
-	return &Request{MessageType: mt, TransactionID: p.TransactionID, SenderNonce: nonce, Raw: raw}, nil
 }
 
 // issuerAndSubject is the content of a CertPoll (RFC 8894 section 3.3.3).
@@ -217,7 +158,7 @@ func ParseReply(der []byte, known []*x509.Certificate) (rep *Reply, err error) {
 }
 
 // Check compares the reply with the request it answers.
-func (r *Reply) Check(req *Request) error {
+func (r *Reply) Check(req *pki.ClientMessage) error {
 	r.requestType = req.MessageType
 	if r.TransactionID != req.TransactionID {
 		return problemf("The server's reply is for transaction %q, not ours (%q). Send the request again.", r.TransactionID, req.TransactionID)

@@ -62,9 +62,9 @@ func TestPKCSReqRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			tid, _ := TransactionID(key.Public())
-			req, err := NewMessage(scep.PKCSReq, csr.Raw, MessageParams{TransactionID: tid, RA: a.RA, Cipher: alg, Signer: signer, Key: key, Digest: tt.digest})
+			req, err := pki.NewClientMessage(scep.PKCSReq, csr.Raw, pki.ClientParams{TransactionID: tid, RA: a.RA, Cipher: alg, Signer: signer, Key: key, Digest: tt.digest})
 			if err != nil {
-				t.Fatalf("NewMessage: %v", err)
+				t.Fatalf("NewClientMessage: %v", err)
 			}
 
 			srv, err := pki.ParseRequest(req.Raw)
@@ -120,7 +120,7 @@ func TestRenewalReq(t *testing.T) {
 	current := issue(t, a, "dev1", oldKey)
 	csr := newTestCSR(t, newKey, "dev1", "")
 	tid, _ := TransactionID(newKey.Public())
-	req, err := NewRenewal(csr.Raw, current, oldKey, MessageParams{TransactionID: tid, RA: a.RA, Cipher: cms.Algorithm{Cipher: cms.AES256CBC}})
+	req, err := NewRenewal(csr.Raw, current, oldKey, pki.ClientParams{TransactionID: tid, RA: a.RA, Cipher: cms.Algorithm{Cipher: cms.AES256CBC}})
 	if err != nil {
 		t.Fatalf("NewRenewal: %v", err)
 	}
@@ -174,7 +174,7 @@ func TestCertPoll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := NewMessage(scep.CertPoll, content, MessageParams{TransactionID: "T1", RA: a.RA, Cipher: cms.Algorithm{Cipher: cms.DES3CBC}, Signer: signer, Key: key})
+	req, err := pki.NewClientMessage(scep.CertPoll, content, pki.ClientParams{TransactionID: "T1", RA: a.RA, Cipher: cms.Algorithm{Cipher: cms.DES3CBC}, Signer: signer, Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +207,7 @@ func TestReplyStatus(t *testing.T) {
 	key := testKey(t, 1)
 	csr := newTestCSR(t, key, "dev1", "pw")
 	signer, _ := SelfSigned(csr, key, time.Now())
-	req, err := NewMessage(scep.PKCSReq, csr.Raw, MessageParams{TransactionID: "T2", RA: a.RA, Cipher: cms.Algorithm{Cipher: cms.AES128CBC}, Signer: signer, Key: key})
+	req, err := pki.NewClientMessage(scep.PKCSReq, csr.Raw, pki.ClientParams{TransactionID: "T2", RA: a.RA, Cipher: cms.Algorithm{Cipher: cms.AES128CBC}, Signer: signer, Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scepgate/scepgate/pki"
 	"github.com/smallstep/pkcs7"
 	"github.com/smallstep/scep"
 	"software.sslmate.com/src/go-pkcs12"
@@ -285,7 +286,7 @@ func (s *Session) Send(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	req, err := NewMessage(scep.PKCSReq, csr.Raw, MessageParams{
+	req, err := pki.NewClientMessage(scep.PKCSReq, csr.Raw, pki.ClientParams{
 		TransactionID: tid, RA: ra, Cipher: s.Config.Cipher, Signer: signerCert, Key: signerKey, Digest: digest,
 	})
 	if err != nil {
@@ -301,7 +302,7 @@ func (s *Session) Send(ctx context.Context) error {
 // exchange sends req, checks the reply and handles its status: saves the
 // certificate on SUCCESS; records the transaction for poll on PENDING.
 // recipient and recipientKey open the reply; key is the new certificate's.
-func (s *Session) exchange(ctx context.Context, caps Caps, req *Request, known []*x509.Certificate, recipient *x509.Certificate, recipientKey, key crypto.Signer) error {
+func (s *Session) exchange(ctx context.Context, caps Caps, req *pki.ClientMessage, known []*x509.Certificate, recipient *x509.Certificate, recipientKey, key crypto.Signer) error {
 	body, err := s.Client.PKIOperation(ctx, s.Config.CertRequestURL, caps, req.Raw)
 	if err != nil {
 		return err
@@ -453,9 +454,9 @@ func (s *Session) Enroll(ctx context.Context, value string) error {
 
 // NewRenewal builds a RenewalReq: csr signed with the current certificate
 // and key, as RFC 8894 section 3.3.1.2 asks.
-func NewRenewal(csr []byte, current *x509.Certificate, currentKey crypto.Signer, p MessageParams) (*Request, error) {
+func NewRenewal(csr []byte, current *x509.Certificate, currentKey crypto.Signer, p pki.ClientParams) (*pki.ClientMessage, error) {
 	p.Signer, p.Key = current, currentKey
-	return NewMessage(scep.RenewalReq, csr, p)
+	return pki.NewClientMessage(scep.RenewalReq, csr, p)
 }
 
 // Renew makes a new key and CSR (the current subject, or p10.subject with
@@ -513,7 +514,7 @@ func (s *Session) Renew(ctx context.Context, value string) error {
 	if err != nil {
 		return err
 	}
-	req, err := NewRenewal(der, cur, curKey, MessageParams{TransactionID: tid, RA: ra, Cipher: s.Config.Cipher, Digest: digest})
+	req, err := NewRenewal(der, cur, curKey, pki.ClientParams{TransactionID: tid, RA: ra, Cipher: s.Config.Cipher, Digest: digest})
 	if err != nil {
 		return err
 	}
@@ -572,7 +573,7 @@ func (s *Session) Poll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	req, err := NewMessage(scep.CertPoll, content, MessageParams{
+	req, err := pki.NewClientMessage(scep.CertPoll, content, pki.ClientParams{
 		TransactionID: t.ID, RA: ra, Cipher: s.Config.Cipher, Signer: signerCert, Key: signerKey, Digest: digest,
 	})
 	if err != nil {

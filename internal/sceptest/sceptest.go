@@ -114,30 +114,12 @@ func (d *Device) Build(ra *x509.Certificate, r Request) (*Message, error) {
 		}
 		payload = csr
 	}
-	env, err := cms.Encrypt(payload, ra, r.Cipher, rand.Reader)
+	m, err := pki.NewClientMessage(r.MessageType, payload, pki.ClientParams{TransactionID: r.TransactionID, RA: ra,
+		Cipher: r.Cipher, Signer: d.Cert, Key: d.Key, Digest: r.Digest})
 	if err != nil {
 		return nil, err
 	}
-	nonce := make([]byte, 16)
-	_, _ = rand.Read(nonce)
-	sd, err := pkcs7.NewSignedData(env)
-	if err != nil {
-		return nil, err
-	}
-	sd.SetDigestAlgorithm(r.Digest)
-	err = sd.AddSigner(d.Cert, d.Key, pkcs7.SignerInfoConfig{ExtraSignedAttributes: []pkcs7.Attribute{
-		{Type: pki.OIDTransactionID, Value: r.TransactionID},
-		{Type: pki.OIDMessageType, Value: string(r.MessageType)},
-		{Type: pki.OIDSenderNonce, Value: nonce},
-	}})
-	if err != nil {
-		return nil, err
-	}
-	der, err := sd.Finish()
-	if err != nil {
-		return nil, err
-	}
-	return &Message{DER: der, TransactionID: r.TransactionID, SenderNonce: nonce}, nil
+	return &Message{DER: m.Raw, TransactionID: m.TransactionID, SenderNonce: m.SenderNonce}, nil
 }
 
 // CertRep is a parsed reply.
