@@ -3,12 +3,9 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/scepgate/scepgate/internal/proctest"
 )
 
 const (
@@ -52,80 +50,17 @@ func screenshots(t *testing.T) string {
 	return screenshotDir.path
 }
 
-// server is a scepgate serve process on a free loopback port.
-type server struct {
-	url string
-	log *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startServer builds cmd/scepgate and runs "scepgate serve" with a
 // temporary data folder.
-func startServer(t *testing.T) *server {
+func startServer(t *testing.T) *proctest.Scepgate {
 	t.Helper()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "scepgate")
-	build := exec.Command("go", "build", "-o", bin, "github.com/scepgate/scepgate/cmd/scepgate")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build scepgate: %v\n%s", err, out)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	bin, err := proctest.Build("github.com/scepgate/scepgate/cmd/scepgate", dir, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	cmd := exec.Command(bin, "serve", "--listen", addr, "--data", filepath.Join(dir, "data"))
-	cmd.Env = append(os.Environ(), "SCEPGATE_ADMIN_PASSWORD="+adminPassword, "SCEPGATE_NDES_PASSWORD=e2e-ndes-password")
-	s := &server{url: "http://" + addr, log: &syncBuffer{}}
-	cmd.Stdout, cmd.Stderr = s.log, s.log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("server log:\n%s", s.log.String())
-		}
-	})
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		res, err := http.Get(s.url + "/healthz")
-		if err == nil {
-			_ = res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return s
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("scepgate did not answer /healthz within 60 s; log:\n%s", s.log.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return proctest.StartScepgate(t, bin, filepath.Join(dir, "data"),
+		[]string{"SCEPGATE_ADMIN_PASSWORD=" + adminPassword, "SCEPGATE_NDES_PASSWORD=e2e-ndes-password"})
 }
 
 // newBrowser starts headless chromium with a temporary profile.
@@ -233,7 +168,7 @@ func TestPortalNDESFlow(t *testing.T) {
 	}
 	srv := startServer(t)
 	ctx := newBrowser(t)
-	base := srv.url
+	base := srv.URL
 
 	signIn(t, ctx, base, "admin", adminPassword)
 	do(t, ctx, "dashboard", chromedp.WaitVisible(chromedp.CSS(`[data-testid="chart"]`)))

@@ -7,17 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/scepgate/scepgate/internal/proctest"
 	"software.sslmate.com/src/go-pkcs12"
 )
 
@@ -51,16 +49,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// needTool fails the test when an outside program is missing.
-func needTool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("%s is not installed; the interop tests need it: apt-get install %s", name, pkg)
-	}
-	return p
-}
-
 // freePort returns a loopback port that was free a moment ago.
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -82,90 +70,17 @@ func portFree(port int) bool {
 	return true
 }
 
-// lockedWriter collects a process's output safely across goroutines.
-type lockedWriter struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (w *lockedWriter) Write(b []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(b)
-}
-
-func (w *lockedWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
-}
-
 // process is a server started for a test.
 type process struct {
-	cmd  *exec.Cmd
-	log  *lockedWriter
-	done chan struct{} // closed when the process has ended
-	base string        // http://127.0.0.1:PORT
+	*proctest.Process
+	base string // http://127.0.0.1:PORT
 	data string
 }
 
-// start runs name with args, stops it when the test ends, and shows its
-// output when the test failed.
+// start runs name with args; see proctest.Start.
 func start(t *testing.T, env []string, name string, args ...string) *process {
 	t.Helper()
-	p := &process{log: &lockedWriter{}, done: make(chan struct{})}
-	p.cmd = exec.Command(name, args...)
-	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(10 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("output of %s:\n%s", filepath.Base(name), p.log.String())
-		}
-	})
-	return p
-}
-
-// exited reports whether the process has ended.
-func (p *process) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// waitReady waits until the process has logged logLine (when not empty)
-// and url answers 200; it fails if the process ends first.
-func waitReady(p *process, url, logLine string) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if p.exited() {
-			return fmt.Errorf("the process ended before answering %s", url)
-		}
-		if logLine == "" || strings.Contains(p.log.String(), logLine) {
-			resp, err := http.Get(url)
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK && !p.exited() {
-					return nil
-				}
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("%s did not answer within 30s", url)
+	return &process{Process: proctest.Start(t, env, name, args...)}
 }
 
 // startScepgate starts scepgate on port (0: a free one) with temp data
@@ -179,7 +94,7 @@ func startScepgate(t *testing.T, port int, ndesPassword string) *process {
 		p, err = tryStartScepgate(t, 0, ndesPassword)
 	}
 	if err != nil {
-		t.Fatalf("scepgate did not start: %v\n%s", err, p.log.String())
+		t.Fatalf("scepgate did not start: %v\n%s", err, p.Output())
 	}
 	return p
 }
@@ -194,7 +109,7 @@ func tryStartScepgate(t *testing.T, port int, ndesPassword string) (*process, er
 		scepgateBin, "serve", "--data", data, "--listen", "127.0.0.1:"+strconv.Itoa(port))
 	p.base = fmt.Sprintf("http://127.0.0.1:%d", port)
 	p.data = data
-	return p, waitReady(p, p.base+"/healthz", "msg=listening")
+	return p, p.WaitHTTP(p.base+"/healthz", "msg=listening", 30*time.Second)
 }
 
 // register adds a pre-registration with password at scepgate.
@@ -211,7 +126,7 @@ func register(t *testing.T, g *process, password string) {
 // static challenge.
 func startScepserver(t *testing.T, challenge string, extra ...string) *process {
 	t.Helper()
-	bin := needTool(t, "scepserver", "scep")
+	bin := proctest.RequireTool(t, "scepserver", "scep")
 	depot := filepath.Join(t.TempDir(), "depot")
 	if out, err := exec.Command(bin, "ca", "-init", "-depot", depot, "-keySize", "2048").CombinedOutput(); err != nil {
 		t.Fatalf("scepserver ca -init: %v\n%s", err, out)
@@ -219,7 +134,7 @@ func startScepserver(t *testing.T, challenge string, extra ...string) *process {
 	port := freePort(t)
 	p := start(t, nil, bin, append([]string{"-depot", depot, "-port", strconv.Itoa(port), "-challenge", challenge}, extra...)...)
 	p.base = fmt.Sprintf("http://127.0.0.1:%d", port)
-	if err := waitReady(p, p.base+"/scep?operation=GetCACaps", ""); err != nil {
+	if err := p.WaitHTTP(p.base+"/scep?operation=GetCACaps", "", 30*time.Second); err != nil {
 		t.Fatalf("scepserver did not start: %v", err)
 	}
 	return p
@@ -297,7 +212,7 @@ func baseConf(caURL, reqURL, cipher string) []string {
 // holds a certificate for subject and a key.
 func checkP12(t *testing.T, path, password, subject string) {
 	t.Helper()
-	openssl := needTool(t, "openssl", "openssl")
+	openssl := proctest.RequireTool(t, "openssl", "openssl")
 	out, err := exec.Command(openssl, "pkcs12", "-in", path, "-passin", "pass:"+password, "-nodes").CombinedOutput()
 	if err != nil {
 		t.Fatalf("openssl pkcs12 %s: %v\n%s", path, err, out)
@@ -482,7 +397,7 @@ func TestInteropReferenceExample(t *testing.T) {
 		t.Errorf("getndeschallenge stdout: got %q, want the password", r.stdout)
 	}
 	mustClient(t, dir, "-config", conf, "create", "device1")
-	openssl := needTool(t, "openssl", "openssl")
+	openssl := proctest.RequireTool(t, "openssl", "openssl")
 	out, err := exec.Command(openssl, "req", "-in", filepath.Join(dir, "temp/request.csr"), "-noout", "-text", "-verify").CombinedOutput()
 	if err != nil {
 		t.Fatalf("openssl req: %v\n%s", err, out)
@@ -610,7 +525,7 @@ func TestInteropBench(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			args := append([]string{"bench", "-n", "4", "-c", tt.c, "-json", "-server-pid", strconv.Itoa(tt.pidOf.cmd.Process.Pid)}, tt.args...)
+			args := append([]string{"bench", "-n", "4", "-c", tt.c, "-json", "-server-pid", strconv.Itoa(tt.pidOf.Cmd.Process.Pid)}, tt.args...)
 			r := mustClient(t, dir, args...)
 			var res BenchResult
 			if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {

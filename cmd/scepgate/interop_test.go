@@ -12,17 +12,16 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/scepgate/scepgate/internal/proctest"
 	"github.com/scepgate/scepgate/pki"
 	"github.com/scepgate/scepgate/store"
 	"software.sslmate.com/src/go-pkcs12"
@@ -38,9 +37,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	scepgateBin = filepath.Join(dir, "scepgate")
-	if out, err := exec.Command("go", "build", "-race", "-o", scepgateBin, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build scepgate: %v\n%s", err, out)
+	if scepgateBin, err = proctest.Build("github.com/scepgate/scepgate/cmd/scepgate", dir, true); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -48,45 +46,14 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// requireTool fails the test when an outside program is missing: CI must
-// have it, and a developer is told how to get it.
-func requireTool(t *testing.T, name, pkg string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		t.Fatalf("%s is not installed: run `apt-get install %s` (make test does it when run as root)", name, pkg)
-	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a process writing and a test reading.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // server is a running scepgate process.
 type server struct {
-	URL            string
-	Data           string
-	Stdout, Stderr *syncBuffer
-	env            []string
-	cmd            *exec.Cmd
-	waited         chan struct{} // closed when the process has ended
+	*proctest.Scepgate
+	env []string
 }
 
 // Logs returns what the server printed so far.
-func (s *server) Logs() string { return s.Stdout.String() + s.Stderr.String() }
+func (s *server) Logs() string { return s.Output() }
 
 // run runs `scepgate COMMAND SUBCOMMAND --data DIR REST...` on the
 // server's data folder and environment, args being COMMAND SUBCOMMAND
@@ -97,65 +64,11 @@ func (s *server) run(t *testing.T, args ...string) (code int, stdout, stderr str
 	return scepgate(t, s.env, full...)
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // startServer runs `scepgate serve` on a free loopback port with data in
 // dataDir, and waits until it answers.
 func startServer(t *testing.T, dataDir string, env []string, args ...string) *server {
 	t.Helper()
-	addr := freePort(t)
-	s := &server{URL: "http://" + addr, Data: dataDir, Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, env: env, waited: make(chan struct{})}
-	s.cmd = exec.Command(scepgateBin, append([]string{"serve", "--data", dataDir, "--listen", addr}, args...)...)
-	s.cmd.Env = append(os.Environ(), env...)
-	s.cmd.Stdout, s.cmd.Stderr = s.Stdout, s.Stderr
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = s.cmd.Wait(); close(s.waited) }()
-	t.Cleanup(s.stop)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(s.URL + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s
-			}
-		}
-		select {
-		case <-s.waited:
-			t.Fatalf("scepgate serve exited:\n%s", s.Logs())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("scepgate serve did not answer within 60 s:\n%s", s.Logs())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// stop interrupts the server and waits for it to end; it may be called again.
-func (s *server) stop() {
-	select {
-	case <-s.waited:
-		return
-	default:
-	}
-	_ = s.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-s.waited:
-	case <-time.After(15 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.waited
-	}
+	return &server{Scepgate: proctest.StartScepgate(t, scepgateBin, dataDir, env, args...), env: env}
 }
 
 // scepgate runs a scepgate command and returns its exit code and output.
@@ -254,7 +167,7 @@ func certCount(t *testing.T, dataDir string) int64 {
 func TestFirstStartCreatesThenReuses(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	s := startServer(t, data, nil)
-	s.stop()
+	s.Stop()
 	log := s.Stderr.String()
 	for _, want := range []string{"created master key file", "creating SQLite database", "created CA", "created RA certificate",
 		"created certificate procedures", "created token procedures", "created handlers", "created user admin"} {
@@ -273,7 +186,7 @@ func TestFirstStartCreatesThenReuses(t *testing.T) {
 	_, show1, _ := scepgate(t, nil, "ca", "show", "--data", data)
 
 	s2 := startServer(t, data, nil)
-	s2.stop()
+	s2.Stop()
 	if strings.Contains(s2.Stderr.String(), "created") || s2.Stdout.String() != "" {
 		t.Errorf("second start created or printed something:\n%s%s", s2.Stdout.String(), s2.Stderr.String())
 	}
@@ -286,7 +199,7 @@ func TestFirstStartCreatesThenReuses(t *testing.T) {
 func TestChosenPasswordsAreNotPrinted(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	s := startServer(t, data, []string{"SCEPGATE_ADMIN_PASSWORD=chosen-admin-pw", "SCEPGATE_NDES_PASSWORD=chosen-ndes-pw"})
-	s.stop()
+	s.Stop()
 	if out := s.Stdout.String() + s.Stderr.String(); strings.Contains(out, "password is") || strings.Contains(out, "chosen-") {
 		t.Errorf("chosen passwords were printed or logged:\n%s", out)
 	}
@@ -295,7 +208,7 @@ func TestChosenPasswordsAreNotPrinted(t *testing.T) {
 func TestCAKeyType(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	s := startServer(t, data, nil, "--ca-key", "p384")
-	s.stop()
+	s.Stop()
 	code, out, errOut := scepgate(t, nil, "ca", "show", "--data", data)
 	if code != 0 || !strings.Contains(out, "Key: ECDSA") || !strings.Contains(out, "Key: RSA 2048") {
 		t.Errorf("ca show (%d): %s%s; want an ECDSA CA and an RSA 2048 RA", code, out, errOut)
@@ -303,8 +216,8 @@ func TestCAKeyType(t *testing.T) {
 }
 
 func TestScepclientEnrolls(t *testing.T) {
-	requireTool(t, "scepclient", "scep")
-	requireTool(t, "openssl", "openssl")
+	proctest.RequireTool(t, "scepclient", "scep")
+	proctest.RequireTool(t, "openssl", "openssl")
 	data := filepath.Join(t.TempDir(), "data")
 	s := startServer(t, data, nil)
 
@@ -436,8 +349,8 @@ func TestCAImport(t *testing.T) {
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
 func TestRevokeFromCLIUpdatesCRL(t *testing.T) {
-	requireTool(t, "scepclient", "scep")
-	requireTool(t, "openssl", "openssl")
+	proctest.RequireTool(t, "scepclient", "scep")
+	proctest.RequireTool(t, "openssl", "openssl")
 	data := filepath.Join(t.TempDir(), "data")
 	s := startServer(t, data, nil)
 	if code, out, errOut := scepgate(t, nil, "registration", "add", "--data", data,
@@ -481,7 +394,7 @@ func TestRevokeFromCLIUpdatesCRL(t *testing.T) {
 // sends its request again every 30 seconds; once an administrator approves
 // from the CLI, the retry gets the certificate.
 func TestScepclientWaitsForApproval(t *testing.T) {
-	requireTool(t, "scepclient", "scep")
+	proctest.RequireTool(t, "scepclient", "scep")
 	ctx := context.Background()
 	data := filepath.Join(t.TempDir(), "data")
 	s := startServer(t, data, nil)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scepgate/scepgate/internal/proctest"
 	"github.com/scepgate/scepgate/model"
 	"github.com/scepgate/scepgate/pki"
 	"github.com/scepgate/scepgate/store"
@@ -33,8 +34,8 @@ handler.4.tokenprocedure = SCEP Registration and Enroll Procedure with NDES Chal
 // TestNDESInterop runs a real `scepgate serve`, fetches one-time passwords
 // over HTTP as an MDM does, and enrolls with micromdm's scepclient.
 func TestNDESInterop(t *testing.T) {
-	requireTool(t, "scepclient", "scep")
-	requireTool(t, "openssl", "openssl")
+	proctest.RequireTool(t, "scepclient", "scep")
+	proctest.RequireTool(t, "openssl", "openssl")
 	data := filepath.Join(t.TempDir(), "data")
 	const ndesPW = "interop-ndes-password"
 	srv := startServer(t, data, []string{"SCEPGATE_NDES_PASSWORD=" + ndesPW, "SCEPGATE_ADMIN_PASSWORD=interop-admin-password"})
