@@ -96,7 +96,10 @@ var (
 // portalPath reports whether path belongs to the portal rather than to
 // SCEP clients, MDMs or static files.
 func portalPath(path string) bool {
-	for _, p := range []string{"/pgwy/", "/certsrv/", "/static/", "/api/", "/healthz"} {
+	if isProtocolPath(path) {
+		return false
+	}
+	for _, p := range []string{"/static/", "/api/", "/healthz"} {
 		if strings.HasPrefix(path, p) || path == strings.TrimSuffix(p, "/") {
 			return false
 		}

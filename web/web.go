@@ -70,7 +70,12 @@ func New(cfg Config) *echo.Echo {
 // isProtocolPath reports whether path is served to SCEP clients and MDMs
 // (the handlers and Microsoft's NDES aliases) rather than to people.
 func isProtocolPath(path string) bool {
-	return strings.HasPrefix(path, "/pgwy/") || strings.HasPrefix(path, "/certsrv/")
+	for _, p := range []string{"/pgwy", "/certsrv"} {
+		if path == p || strings.HasPrefix(path, p+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
