@@ -29,11 +29,6 @@ type NDESService interface {
 	IssueChallenge(ctx context.Context, snap *enroll.Snapshot, req enroll.ChallengeRequest) (*enroll.Challenge, error)
 }
 
-// AliasStore reads which handlers serve Microsoft's NDES paths.
-type AliasStore interface {
-	Aliases(ctx context.Context) (model.Aliases, error)
-}
-
 // NDESLimits slow down and then refuse a client address that keeps sending
 // wrong NDES credentials.
 type NDESLimits struct {
@@ -67,7 +62,6 @@ const ndesPasswordCacheFull = "The password cache is full."
 type NDES struct {
 	service NDESService
 	scep    *SCEP
-	aliases AliasStore
 	log     *slog.Logger
 	now     func() time.Time
 	limits  NDESLimits
@@ -75,14 +69,12 @@ type NDES struct {
 
 	auth     authCache
 	failures failureLimiter
-	alias    aliasCache
 }
 
 // NDESConfig holds what NewNDES needs; zero values take the defaults.
 type NDESConfig struct {
 	Service NDESService
-	SCEP    *SCEP      // serves /certsrv/mscep/mscep.dll
-	Aliases AliasStore // which handlers the Microsoft paths map to
+	SCEP    *SCEP // serves /certsrv/mscep/mscep.dll
 	Log     *slog.Logger
 	Now     func() time.Time
 	Limits  NDESLimits
@@ -100,7 +92,7 @@ func NewNDES(cfg NDESConfig) *NDES {
 		cfg.Limits = DefaultNDESLimits
 	}
 	return &NDES{
-		service: cfg.Service, scep: cfg.SCEP, aliases: cfg.Aliases, log: cfg.Log, now: cfg.Now, limits: cfg.Limits,
+		service: cfg.Service, scep: cfg.SCEP, log: cfg.Log, now: cfg.Now, limits: cfg.Limits,
 		compare:  bcrypt.CompareHashAndPassword,
 		auth:     authCache{entries: map[[32]byte]time.Time{}},
 		failures: failureLimiter{clients: map[string]*clientFailures{}},
@@ -409,10 +401,7 @@ func (n *NDES) aliasHandler(c echo.Context, alias string) (*enroll.Snapshot, *mo
 	if err != nil {
 		return nil, nil, err
 	}
-	a, err := n.alias.get(ctx, n.aliases, snap.Config.Version)
-	if err != nil {
-		return nil, nil, err
-	}
+	a := snap.Config.Aliases
 	name, path, flag, format := a.MSCEPAdmin, "/certsrv/mscep_admin/", "--mscep-admin", model.HandlerNDES
 	if alias == model.AliasMSCEP {
 		name, path, flag, format = a.MSCEP, "/certsrv/mscep/mscep.dll", "--mscep", model.HandlerSCEP
@@ -426,30 +415,4 @@ func (n *NDES) aliasHandler(c echo.Context, alias string) (*enroll.Snapshot, *mo
 	n.log.Warn("ndes alias maps to no enabled handler", "alias", alias, "handler", name)
 	return nil, nil, c.String(http.StatusNotFound, fmt.Sprintf(
 		"No enabled handler serves %s. An administrator can map one with: scepgate handlers alias %s NAME\n", path, flag))
-}
-
-// aliasCache holds the aliases read at one configuration version; setting
-// an alias bumps the version.
-type aliasCache struct {
-	mu      sync.Mutex
-	loaded  bool
-	version int64
-	aliases model.Aliases
-}
-
-func (a *aliasCache) get(ctx context.Context, s AliasStore, version int64) (model.Aliases, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.loaded && a.version == version {
-		return a.aliases, nil
-	}
-	if s == nil {
-		return model.DefaultAliases, nil
-	}
-	al, err := s.Aliases(ctx)
-	if err != nil {
-		return al, err
-	}
-	a.loaded, a.version, a.aliases = true, version, al
-	return al, nil
 }

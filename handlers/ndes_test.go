@@ -132,7 +132,7 @@ func newNDESEnv(t *testing.T, limits NDESLimits) *ndesEnv {
 	log := slog.New(slog.NewTextHandler(env.logs, nil))
 	env.svc = enroll.NewService(db, mk, enroll.Options{Logger: log, ConfigCheckInterval: time.Millisecond})
 	s := &SCEP{Service: env.svc, Log: log}
-	env.ndes = NewNDES(NDESConfig{Service: env.svc, SCEP: s, Aliases: db, Log: log, Now: env.clock.Now, Limits: limits})
+	env.ndes = NewNDES(NDESConfig{Service: env.svc, SCEP: s, Log: log, Now: env.clock.Now, Limits: limits})
 	compare := env.ndes.compare
 	env.ndes.compare = func(hash, pw []byte) error {
 		env.checks.Add(1)

@@ -60,7 +60,9 @@ type Config struct {
 	Version int64
 	// PublicURL is the base URL clients reach the server at, such as
 	// http://scep.example.com:8080; certificates link to their CRL under it.
-	PublicURL             string
+	PublicURL string
+	// Aliases says which handlers serve Microsoft's NDES paths.
+	Aliases               Aliases
 	Handlers              []Handler
 	TokenProcedures       []TokenProcedure
 	CertificateProcedures []CertificateProcedure

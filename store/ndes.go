@@ -95,10 +95,13 @@ const (
 // Aliases returns the handlers that serve Microsoft's NDES paths, by name;
 // model.DefaultAliases for what was never set.
 func (db *DB) Aliases(ctx context.Context) (model.Aliases, error) {
+	return getAliases(db.db.WithContext(ctx))
+}
+
+func getAliases(tx *gorm.DB) (model.Aliases, error) {
 	a := model.DefaultAliases
-	g := db.db.WithContext(ctx)
 	for key, dst := range map[string]*string{keyAliasMSCEPAdmin: &a.MSCEPAdmin, keyAliasMSCEP: &a.MSCEP} {
-		v, err := getMeta(g, key)
+		v, err := getMeta(tx, key)
 		switch model.ErrorCode(err) {
 		case "":
 			*dst = v

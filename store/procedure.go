@@ -29,6 +29,9 @@ func (db *DB) LoadConfig(ctx context.Context) (*model.Config, error) {
 		if url, err := getMeta(tx, KeyPublicURL); err == nil {
 			cfg.PublicURL = url
 		}
+		if cfg.Aliases, err = getAliases(tx); err != nil {
+			return err
+		}
 		if err := tx.Order("id").Find(&cfg.Handlers).Error; err != nil {
 			return err
 		}

@@ -55,7 +55,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		SCEP:      scepHandler,
 		Publisher: &handlers.Publisher{Service: svc},
 		Portal:    newPortal(e, svc, log),
-		NDES:      handlers.NewNDES(handlers.NDESConfig{Service: svc, SCEP: scepHandler, Aliases: e.db, Log: log}),
+		NDES:      handlers.NewNDES(handlers.NDESConfig{Service: svc, SCEP: scepHandler, Log: log}),
 	})
 	sweepCtx, stopSweeper := context.WithCancel(ctx)
 	defer stopSweeper()
