@@ -40,14 +40,7 @@ func runCAShow(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer e.close()
-	caRow, raRow, err := e.db.ActiveAuthorities(ctx)
-	if err != nil {
-		return err
-	}
-	a, err := pki.OpenAuthority(caRow, raRow, e.mk)
-	if err != nil {
-		return err
-	}
+	a := e.authority
 	printCert(stdout, "CA", a.CA)
 	fmt.Fprintf(stdout, "  NDES thumbprint: %s\n", pki.NDESThumbprint(a.CA))
 	for i, c := range a.Chain {

@@ -25,6 +25,9 @@ type env struct {
 	db  *store.DB
 	mk  *pki.MasterKey
 	log *slog.Logger
+	// authority is the active CA and RA, opened with mk; nil only when
+	// open was told to skip creating one and there is none.
+	authority *pki.Authority
 }
 
 // setupOptions say what open may create.
@@ -87,7 +90,7 @@ func (e *env) ensureAuthority(ctx context.Context, o setupOptions) error {
 	caRow, raRow, err := e.db.ActiveAuthorities(ctx)
 	switch {
 	case err == nil:
-		_, err := pki.OpenAuthority(caRow, raRow, e.mk)
+		e.authority, err = pki.OpenAuthority(caRow, raRow, e.mk)
 		return err
 	case model.ErrorCode(err) != model.ENOTFOUND:
 		return err
@@ -112,6 +115,8 @@ func (e *env) ensureAuthority(ctx context.Context, o setupOptions) error {
 	}
 	e.log.Info("created CA", "subject", a.CA.Subject.String(), "key", keyType, "not_after", a.CA.NotAfter.Format(time.RFC3339), "sha256", pki.SHA256Fingerprint(a.CA))
 	e.log.Info("created RA certificate", "subject", a.RA.Subject.String(), "not_after", a.RA.NotAfter.Format(time.RFC3339), "sha256", pki.SHA256Fingerprint(a.RA))
+	a.ID = caRow.ID
+	e.authority = a
 	return nil
 }
 
