@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -10,8 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode"
 
+	"github.com/scepgate/scepgate/internal/properties"
 	"github.com/scepgate/scepgate/model"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -119,7 +118,7 @@ func runHandlersImport(ctx context.Context, args []string, getenv func(string) s
 	if err != nil {
 		return fmt.Errorf("read the handlers file: %w", err)
 	}
-	props, err := parseProperties(f)
+	props, err := properties.Parse(f)
 	_ = f.Close()
 	if err != nil {
 		return fmt.Errorf("%s: %w", file, err)
@@ -161,117 +160,6 @@ func runHandlersImport(ctx context.Context, args []string, getenv func(string) s
 	return nil
 }
 
-// property is one key and value of a properties file.
-type property struct {
-	key, value string
-	line       int
-}
-
-// parseProperties reads a Java properties file: "key = value", "key: value"
-// or "key value" lines, # and ! comments, backslash line continuations and
-// escapes (\t, \n, \uXXXX, and a backslash before any other character).
-func parseProperties(r io.Reader) ([]property, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	var props []property
-	lineNo := 0
-	for sc.Scan() {
-		lineNo++
-		start := lineNo
-		line := strings.TrimLeftFunc(sc.Text(), unicode.IsSpace)
-		if line == "" || line[0] == '#' || line[0] == '!' {
-			continue
-		}
-		for continues(line) && sc.Scan() {
-			lineNo++
-			line = line[:len(line)-1] + strings.TrimLeftFunc(sc.Text(), unicode.IsSpace)
-		}
-		if continues(line) {
-			line = line[:len(line)-1]
-		}
-		key, value, err := splitProperty(line)
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", start, err)
-		}
-		props = append(props, property{key: key, value: value, line: start})
-	}
-	return props, sc.Err()
-}
-
-// continues reports whether line ends in an odd number of backslashes.
-func continues(line string) bool {
-	n := 0
-	for i := len(line) - 1; i >= 0 && line[i] == '\\'; i-- {
-		n++
-	}
-	return n%2 == 1
-}
-
-func splitProperty(line string) (key, value string, err error) {
-	i := 0
-	for i < len(line) {
-		ch := line[i]
-		if ch == '\\' {
-			i += 2
-			continue
-		}
-		if ch == '=' || ch == ':' || ch == ' ' || ch == '\t' || ch == '\f' {
-			break
-		}
-		i++
-	}
-	i = min(i, len(line))
-	rawKey, rest := line[:i], line[i:]
-	rest = strings.TrimLeft(rest, " \t\f")
-	if rest != "" && (rest[0] == '=' || rest[0] == ':') {
-		rest = strings.TrimLeft(rest[1:], " \t\f")
-	}
-	if key, err = unescapeProperty(rawKey); err != nil {
-		return "", "", err
-	}
-	if value, err = unescapeProperty(rest); err != nil {
-		return "", "", err
-	}
-	return key, strings.TrimRightFunc(value, unicode.IsSpace), nil
-}
-
-func unescapeProperty(s string) (string, error) {
-	if !strings.Contains(s, `\`) {
-		return s, nil
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] != '\\' || i+1 == len(s) {
-			b.WriteByte(s[i])
-			continue
-		}
-		i++
-		switch s[i] {
-		case 't':
-			b.WriteByte('\t')
-		case 'n':
-			b.WriteByte('\n')
-		case 'r':
-			b.WriteByte('\r')
-		case 'f':
-			b.WriteByte('\f')
-		case 'u':
-			if i+5 > len(s) {
-				return "", fmt.Errorf("the escape \\%s is cut short: write \\u and four hex digits", s[i:])
-			}
-			r, err := strconv.ParseUint(s[i+1:i+5], 16, 16)
-			if err != nil {
-				return "", fmt.Errorf("the escape \\u%s is not \\u and four hex digits", s[i+1:i+5])
-			}
-			b.WriteRune(rune(r))
-			i += 4
-		default:
-			b.WriteByte(s[i])
-		}
-	}
-	return b.String(), nil
-}
-
 // handlerSettings are the handler.N.* keys the import understands, by
 // lower-case name, with their spelling in messages. The first seven are the
 // reference's; the others are scepgate's own.
@@ -295,7 +183,7 @@ var handlerSettings = map[string]string{
 type fileHandler struct {
 	num      string
 	line     int
-	settings map[string]property // by lower-case setting name
+	settings map[string]properties.Property // by lower-case setting name
 }
 
 func (f *fileHandler) key(setting string) string {
@@ -327,29 +215,29 @@ func (c handlerChange) summary() string {
 // stored hash already matches them. Unknown keys are reported with warn
 // and skipped; anything that cannot be imported as written is an error
 // naming its key, and then nothing is imported.
-func planImport(props []property, cfg *model.Config, warn func(format string, args ...any)) (*importPlan, error) {
+func planImport(props []properties.Property, cfg *model.Config, warn func(format string, args ...any)) (*importPlan, error) {
 	var order []*fileHandler
 	byNum := map[string]*fileHandler{}
 	for _, p := range props {
-		rest, ok := strings.CutPrefix(p.key, "handler.")
+		rest, ok := strings.CutPrefix(p.Key, "handler.")
 		num, setting, ok2 := strings.Cut(rest, ".")
 		if !ok || !ok2 || num == "" {
-			warn("line %d: %s is not a handler.N.* setting; it is ignored.", p.line, p.key)
+			warn("line %d: %s is not a handler.N.* setting; it is ignored.", p.Line, p.Key)
 			continue
 		}
 		setting = strings.ToLower(setting)
 		if handlerSettings[setting] == "" {
-			warn("line %d: %s is not a handler setting scepgate knows; it is ignored.", p.line, p.key)
+			warn("line %d: %s is not a handler setting scepgate knows; it is ignored.", p.Line, p.Key)
 			continue
 		}
 		fh := byNum[num]
 		if fh == nil {
-			fh = &fileHandler{num: num, line: p.line, settings: map[string]property{}}
+			fh = &fileHandler{num: num, line: p.Line, settings: map[string]properties.Property{}}
 			byNum[num] = fh
 			order = append(order, fh)
 		}
 		if prev, dup := fh.settings[setting]; dup {
-			warn("line %d: %s is set again (first on line %d); the later value counts.", p.line, p.key, prev.line)
+			warn("line %d: %s is set again (first on line %d); the later value counts.", p.Line, p.Key, prev.Line)
 		}
 		fh.settings[setting] = p
 	}
@@ -377,7 +265,7 @@ func planImport(props []property, cfg *model.Config, warn func(format string, ar
 // an existing one which settings change.
 func planHandler(fh *fileHandler, cfg *model.Config) (h *model.Handler, created bool, changed []string, err error) {
 	bad := func(setting, format string, args ...any) error {
-		return model.Errorf(model.EINVALID, "%s (line %d): %s", fh.key(setting), fh.settings[setting].line, fmt.Sprintf(format, args...))
+		return model.Errorf(model.EINVALID, "%s (line %d): %s", fh.key(setting), fh.settings[setting].Line, fmt.Sprintf(format, args...))
 	}
 	filterProp, ok := fh.settings["filter"]
 	if !ok {
@@ -388,7 +276,7 @@ func planHandler(fh *fileHandler, cfg *model.Config) (h *model.Handler, created 
 			"this value is encrypted with the reference product's own key, which scepgate cannot decrypt. "+
 				"Put the clear-text password in %s instead; scepgate stores only its bcrypt hash.", fh.key("ndespassword"))
 	}
-	filter := model.NormalizeFilter(filterProp.value)
+	filter := model.NormalizeFilter(filterProp.Value)
 	route := strings.Trim(filter, "/")
 	var old *model.Handler
 	for i := range cfg.Handlers {
@@ -407,11 +295,11 @@ func planHandler(fh *fileHandler, cfg *model.Config) (h *model.Handler, created 
 	h = &nh
 
 	if p, ok := fh.settings["format"]; ok {
-		switch v := strings.ToLower(strings.TrimSpace(p.value)); v {
+		switch v := strings.ToLower(strings.TrimSpace(p.Value)); v {
 		case model.HandlerSCEP, model.HandlerNDES:
 			h.Format = v
 		default:
-			return nil, false, nil, bad("format", "the format %q is unknown; use %s or %s.", p.value, model.HandlerSCEP, model.HandlerNDES)
+			return nil, false, nil, bad("format", "the format %q is unknown; use %s or %s.", p.Value, model.HandlerSCEP, model.HandlerNDES)
 		}
 	} else if old == nil {
 		return nil, false, nil, model.Errorf(model.EINVALID, "handler.%s (line %d) has no format. Add handler.%s.format = scep or scep-ndes.", fh.num, fh.line, fh.num)
@@ -420,17 +308,17 @@ func planHandler(fh *fileHandler, cfg *model.Config) (h *model.Handler, created 
 		h.NDESPasswordLength, h.NDESPasswordCap = model.DefaultNDESPasswordLength, model.DefaultNDESPasswordCap
 	}
 	if p, ok := fh.settings["name"]; ok {
-		h.Name = strings.TrimSpace(p.value)
+		h.Name = strings.TrimSpace(p.Value)
 	}
 	if p, ok := fh.settings["ndesusername"]; ok {
-		h.NDESUsername = strings.TrimSpace(p.value)
+		h.NDESUsername = strings.TrimSpace(p.Value)
 	}
 	if p, ok := fh.settings["ndespassword"]; ok {
-		if len(p.value) < 8 {
+		if len(p.Value) < 8 {
 			return nil, false, nil, bad("ndespassword", "the password must be at least 8 characters long.")
 		}
-		if h.NDESPasswordHash == "" || bcrypt.CompareHashAndPassword([]byte(h.NDESPasswordHash), []byte(p.value)) != nil {
-			hash, err := bcrypt.GenerateFromPassword([]byte(p.value), bcrypt.DefaultCost)
+		if h.NDESPasswordHash == "" || bcrypt.CompareHashAndPassword([]byte(h.NDESPasswordHash), []byte(p.Value)) != nil {
+			hash, err := bcrypt.GenerateFromPassword([]byte(p.Value), bcrypt.DefaultCost)
 			if err != nil {
 				return nil, false, nil, bad("ndespassword", "the password cannot be hashed: %v.", err)
 			}
@@ -438,14 +326,14 @@ func planHandler(fh *fileHandler, cfg *model.Config) (h *model.Handler, created 
 		}
 	}
 	if p, ok := fh.settings["ndeschallengevalidity"]; ok {
-		v := strings.TrimSpace(p.value)
+		v := strings.TrimSpace(p.Value)
 		if _, err := model.ParseISODuration(v); err != nil {
-			return nil, false, nil, bad("ndeschallengevalidity", "%q is not an ISO-8601 duration such as PT15M, PT1H or P1D.", p.value)
+			return nil, false, nil, bad("ndeschallengevalidity", "%q is not an ISO-8601 duration such as PT15M, PT1H or P1D.", p.Value)
 		}
 		h.NDESChallengeValidity = v
 	}
 	if p, ok := fh.settings["tokenprocedure"]; ok {
-		name := strings.TrimSpace(p.value)
+		name := strings.TrimSpace(p.Value)
 		i := slices.IndexFunc(cfg.TokenProcedures, func(tp model.TokenProcedure) bool { return tp.Name == name })
 		if i < 0 {
 			return nil, false, nil, bad("tokenprocedure", "there is no token procedure named %q. Create it first, or correct the name.", name)
@@ -455,18 +343,18 @@ func planHandler(fh *fileHandler, cfg *model.Config) (h *model.Handler, created 
 	}
 	for setting, dst := range map[string]*bool{"enabled": &h.Enabled, "allowlegacyciphers": &h.AllowLegacyCiphers, "ndesbyteordermark": &h.NDESByteOrderMark} {
 		if p, ok := fh.settings[setting]; ok {
-			v, err := strconv.ParseBool(strings.TrimSpace(p.value))
+			v, err := strconv.ParseBool(strings.TrimSpace(p.Value))
 			if err != nil {
-				return nil, false, nil, bad(setting, "%q is not true or false.", p.value)
+				return nil, false, nil, bad(setting, "%q is not true or false.", p.Value)
 			}
 			*dst = v
 		}
 	}
 	for setting, dst := range map[string]*int{"ndespasswordlength": &h.NDESPasswordLength, "ndespasswordcap": &h.NDESPasswordCap} {
 		if p, ok := fh.settings[setting]; ok {
-			v, err := strconv.Atoi(strings.TrimSpace(p.value))
+			v, err := strconv.Atoi(strings.TrimSpace(p.Value))
 			if err != nil || v < 1 {
-				return nil, false, nil, bad(setting, "%q is not a positive whole number.", p.value)
+				return nil, false, nil, bad(setting, "%q is not a positive whole number.", p.Value)
 			}
 			*dst = v
 		}

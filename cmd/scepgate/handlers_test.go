@@ -10,40 +10,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scepgate/scepgate/internal/properties"
 	"github.com/scepgate/scepgate/model"
 	"github.com/scepgate/scepgate/store"
 	"golang.org/x/crypto/bcrypt"
 )
-
-func TestParseProperties(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		want []property
-	}{
-		{"ok/equals", "a.b = c d \n", []property{{"a.b", "c d", 1}}},
-		{"ok/colon and space separators", "a: 1\nb 2\n", []property{{"a", "1", 1}, {"b", "2", 2}}},
-		{"ok/comments and blank lines", "# x = y\n! z\n\n   \nk=v", []property{{"k", "v", 5}}},
-		{"ok/continuation", "k = one \\\n    two\nnext = 3", []property{{"k", "one two", 1}, {"next", "3", 3}}},
-		{"ok/escaped backslash is no continuation", "k = c:\\\\\nn = 1", []property{{"k", `c:\`, 1}, {"n", "1", 2}}},
-		{"ok/escapes", `k\ ey = a\tb\u00e9\=`, []property{{"k ey", "a\tbé=", 1}}},
-		{"ok/empty value", "handler.1.filter =\n", []property{{"handler.1.filter", "", 1}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseProperties(strings.NewReader(tt.in))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("got %+v; want %+v", got, tt.want)
-			}
-		})
-	}
-	if _, err := parseProperties(strings.NewReader(`k = \u12`)); err == nil {
-		t.Error(`a cut-short \u escape parsed; want an error`)
-	}
-}
 
 // ndesImportConfig is a configuration as the first start seeds it, with
 // ndesadmin's password "ndespassword".
@@ -97,7 +68,7 @@ func TestPlanImport(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			props, err := parseProperties(strings.NewReader(tt.file))
+			props, err := properties.Parse(strings.NewReader(tt.file))
 			if err != nil {
 				t.Fatal(err)
 			}
