@@ -22,6 +22,10 @@ const (
 type Error struct {
 	Code    string
 	Message string
+	// Fields, when set, says what is wrong with each input, by field name
+	// (the names forms and the API use, such as "name" or "ndes_password");
+	// Message then says all of it in sentences, for doors without fields.
+	Fields map[string]string
 }
 
 // Error implements the error interface.
@@ -56,4 +60,14 @@ func ErrorMessage(err error) string {
 		return e.Message
 	}
 	return "Internal error."
+}
+
+// ErrorFields returns the field messages of err if it is, or wraps, an
+// *Error that has them; nil otherwise.
+func ErrorFields(err error) map[string]string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Fields
+	}
+	return nil
 }

@@ -1,0 +1,111 @@
+package admin
+
+import (
+	"context"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/scepgate/scepgate/model"
+)
+
+// UserInput creates a portal account.
+type UserInput struct {
+	Username string
+	Role     string
+	Password string
+}
+
+func checkUsername(f *fieldErrors, name string) {
+	switch {
+	case name == "":
+		f.add("username", "Enter a user name.")
+	case utf8.RuneCountInString(name) > MaxUsername:
+		f.add("username", "Use at most %d characters for the user name.", MaxUsername)
+	case strings.IndexFunc(name, func(r rune) bool { return !isWordChar(r) && r != '@' }) >= 0:
+		f.add("username", "Use only letters, digits, '-', '_', '.' and '@' in a user name.")
+	}
+}
+
+func checkRole(f *fieldErrors, role string) {
+	if !model.ValidRole(role) {
+		f.add("role", "Choose admin, helpdesk or auditor.")
+	}
+}
+
+// checkUserPassword checks a portal password: 12 characters at least, and
+// no more than bcrypt can check.
+func checkUserPassword(f *fieldErrors, pw string) {
+	switch {
+	case utf8.RuneCountInString(pw) < MinUserPassword:
+		f.add("password", "Use at least %d characters.", MinUserPassword)
+	case len(pw) > MaxPassword:
+		f.add("password", "Use at most %d bytes: longer passwords cannot be checked in full.", MaxPassword)
+	}
+}
+
+// CreateUser creates a portal account.
+func (s *Service) CreateUser(ctx context.Context, actor Actor, in UserInput) (*model.User, error) {
+	var f fieldErrors
+	checkUsername(&f, in.Username)
+	checkRole(&f, in.Role)
+	checkUserPassword(&f, in.Password)
+	if err := f.err(); err != nil {
+		return nil, err
+	}
+	hash, err := s.hash(in.Password)
+	if err != nil {
+		return nil, err
+	}
+	u := &model.User{Username: in.Username, PasswordHash: hash, Role: in.Role}
+	if err := s.store.AddUser(ctx, u, actor.audit("user.create", "user "+u.Username, "role "+u.Role)); err != nil {
+		return nil, conflictOn(err, "username")
+	}
+	return u, nil
+}
+
+// UserChange changes one thing about an account; nil fields stay.
+type UserChange struct {
+	Role     *string
+	Disabled *bool
+	Password *string
+}
+
+// ChangeUser applies ch to user id. Nobody disables their own account, and
+// the last enabled administrator stays one. Disabling an account or
+// setting its password ends its sessions.
+func (s *Service) ChangeUser(ctx context.Context, actor Actor, id int64, ch UserChange) error {
+	u, err := s.store.FindUser(ctx, id)
+	if err != nil {
+		return err
+	}
+	var f fieldErrors
+	var mc model.UserChange
+	audit := actor.audit("", "user "+u.Username, "")
+	switch {
+	case ch.Role != nil:
+		checkRole(&f, *ch.Role)
+		mc.Role, audit.Action, audit.Detail = *ch.Role, "user.role", "role "+u.Role+" -> "+*ch.Role
+	case ch.Disabled != nil:
+		if *ch.Disabled && actor.UserID == id {
+			f.add("", "You cannot disable your own account.")
+		}
+		mc.Disabled, audit.Action = ch.Disabled, "user.enable"
+		if *ch.Disabled {
+			audit.Action = "user.disable"
+		}
+	case ch.Password != nil:
+		checkUserPassword(&f, *ch.Password)
+		audit.Action = "user.password"
+	default:
+		return model.Errorf(model.EINVALID, "Say what to change: the role, the state or the password.")
+	}
+	if err := f.err(); err != nil {
+		return err
+	}
+	if ch.Password != nil {
+		if mc.PasswordHash, err = s.hash(*ch.Password); err != nil {
+			return err
+		}
+	}
+	return s.store.ChangeUser(ctx, id, mc, audit)
+}
