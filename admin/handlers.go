@@ -390,3 +390,25 @@ func conflictOn(err error, field string) error {
 	}
 	return err
 }
+
+// Describe says in short phrases what a handler with a accepts, for its
+// page, the CLI and the API.
+func (a Accepts) Describe() []string {
+	var d []string
+	if a.PreRegistrations {
+		d = append(d, "pre-registration passwords")
+	}
+	if a.NDESPasswords {
+		d = append(d, "NDES one-time passwords")
+	}
+	if a.Renewals {
+		d = append(d, fmt.Sprintf("renewals signed with a certificate it issued, from %d days before expiry", a.RenewalWindow))
+	}
+	if a.LegacyCiphers {
+		d = append(d, "single DES and RC2 from old clients")
+	}
+	if a.Approval {
+		d = append(d, "enrollments wait for an administrator's approval")
+	}
+	return d
+}

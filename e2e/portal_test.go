@@ -198,7 +198,7 @@ func TestPortalNDESFlow(t *testing.T) {
 		chromedp.Navigate(base+"/procedures/token/new"),
 		chromedp.WaitVisible(chromedp.CSS(byID("name"))),
 		chromedp.SetValue(chromedp.CSS(byID("name")), "E2E NDES Enroll"),
-		chromedp.Click(`//label[contains(., "E2E NDES Certificate")]/input`),
+		setSelectByText(byID("certificate_procedures"), "E2E NDES Certificate (scepndesdynamicenroll)"),
 		chromedp.Click(chromedp.CSS(`[data-testid="save"]`)),
 		chromedp.WaitVisible(`//a[text()="E2E NDES Enroll"]`),
 	)

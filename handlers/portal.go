@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+	"github.com/scepgate/scepgate/admin"
 	"github.com/scepgate/scepgate/model"
 	"github.com/scepgate/scepgate/views"
 )
@@ -137,3 +138,42 @@ func safeNext(next string) string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// adminActor names the signed-in person to the admin operations.
+func adminActor(c echo.Context) admin.Actor {
+	a := admin.Actor{Name: actor(c), ClientAddr: c.RealIP()}
+	if v := ViewerFrom(c); v != nil {
+		a.UserID = v.UserID
+	}
+	return a
+}
+
+// formErrors returns what a form shows for err when it is the person's to
+// fix: the message of each field, or the message on top of the form.
+// ok is false for every other error, which the error page answers.
+func formErrors(err error) (fe views.FieldErrors, ok bool) {
+	switch model.ErrorCode(err) {
+	case model.EINVALID, model.ECONFLICT:
+		if f := model.ErrorFields(err); f != nil {
+			return views.FieldErrors(f), true
+		}
+		return views.FieldErrors{"": model.ErrorMessage(err)}, true
+	}
+	return nil, false
+}
+
+// formInt reads a whole number typed into field, recording in errs when
+// it is not one; the range is the admin operation's to check.
+func formInt(errs views.FieldErrors, field, v string) int {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		errs[field] = "Enter a whole number."
+	}
+	return n
+}
+
+// formInt64 reads an id chosen in a select; 0 for none.
+func formInt64(v string) int64 {
+	n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	return n
+}

@@ -6,13 +6,15 @@ import (
 	"strconv"
 
 	"github.com/labstack/echo/v4"
+	"github.com/scepgate/scepgate/admin"
 	"github.com/scepgate/scepgate/model"
 )
 
-// Decider approves and rejects enrollments that wait for approval.
+// Decider approves, rejects and cancels registrations.
 type Decider interface {
-	Approve(ctx context.Context, regID int64, actor string) (*model.Certificate, error)
-	Reject(ctx context.Context, regID int64, reason, actor string) error
+	Approve(ctx context.Context, actor admin.Actor, regID int64) (*model.Certificate, error)
+	Reject(ctx context.Context, actor admin.Actor, regID int64, reason string) error
+	CancelRegistration(ctx context.Context, actor admin.Actor, regID int64) error
 }
 
 // Approve handles "POST /registrations/:id/approve".
@@ -21,7 +23,7 @@ func (h *Registrations) Approve(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	cert, err := h.Decider.Approve(c.Request().Context(), id, actor(c))
+	cert, err := h.Decider.Approve(c.Request().Context(), adminActor(c), id)
 	if code := model.ErrorCode(err); code == model.ECONFLICT || code == model.EINVALID {
 		return h.show(c, http.StatusConflict, model.ErrorMessage(err))
 	} else if err != nil {
@@ -37,8 +39,8 @@ func (h *Registrations) Reject(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	err = h.Decider.Reject(c.Request().Context(), id, formValue(c, "reason"), actor(c))
-	if model.ErrorCode(err) == model.ECONFLICT {
+	err = h.Decider.Reject(c.Request().Context(), adminActor(c), id, formValue(c, "reason"))
+	if code := model.ErrorCode(err); code == model.ECONFLICT || code == model.EINVALID {
 		return h.show(c, http.StatusConflict, model.ErrorMessage(err))
 	} else if err != nil {
 		return err

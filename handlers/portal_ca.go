@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/scepgate/scepgate/admin"
 	"github.com/scepgate/scepgate/model"
 	"github.com/scepgate/scepgate/pki"
 	"github.com/scepgate/scepgate/views"
@@ -101,33 +102,28 @@ func sendCerts(c echo.Context, file string, certs []*x509.Certificate) error {
 	return model.Errorf(model.ENOTFOUND, "There is no such download.")
 }
 
-// AuthorityStore replaces the CA and RA.
-type AuthorityStore interface {
-	ReplaceAuthorities(ctx context.Context, ca, ra *model.Authority, audit *model.AuditEvent) error
+// CAImporter replaces the CA and RA.
+type CAImporter interface {
+	ImportCA(ctx context.Context, actor admin.Actor, in admin.CAImport) (*pki.Authority, error)
 }
 
 // CAImport takes a CA and RA from PKCS#12 files uploaded by an
 // administrator.
 type CAImport struct {
-	Store  AuthorityStore
-	Seal   func(a *pki.Authority) (ca, ra *model.Authority, err error)
-	Config ConfigNotifier
-	Page   *CAPage
+	Admin CAImporter
+	Page  *CAPage
 }
-
-// maxPKCS12 bounds each uploaded PKCS#12 file.
-const maxPKCS12 = 1 << 20
 
 // Import handles "POST /ca/import".
 func (h *CAImport) Import(c echo.Context) error {
 	errs := views.FieldErrors{}
-	caP12, err := uploaded(c, "ca_p12")
-	if err != "" {
-		errs["ca_p12"] = err
+	caP12, msg := uploaded(c, "ca_p12")
+	if msg != "" {
+		errs["ca_p12"] = msg
 	}
-	raP12, err := uploaded(c, "ra_p12")
-	if err != "" {
-		errs["ra_p12"] = err
+	raP12, msg := uploaded(c, "ra_p12")
+	if msg != "" {
+		errs["ra_p12"] = msg
 	}
 	if c.FormValue("confirm") != "on" {
 		errs["confirm"] = "Confirm that devices will get certificates from the new CA from now on."
@@ -135,24 +131,11 @@ func (h *CAImport) Import(c echo.Context) error {
 	if len(errs) > 0 {
 		return h.Page.render(c, http.StatusUnprocessableEntity, errs)
 	}
-	a, perr := pki.ParsePKCS12Pair(caP12, raP12, "the CA file", "the RA file", c.FormValue("password"))
-	if perr != nil {
-		if model.ErrorCode(perr) == model.EINVALID {
-			return h.Page.render(c, http.StatusUnprocessableEntity, views.FieldErrors{"": model.ErrorMessage(perr)})
-		}
-		return perr
-	}
-	caRow, raRow, serr := h.Seal(a)
-	if serr != nil {
-		return serr
-	}
-	audit := &model.AuditEvent{Actor: actor(c), Action: "ca.import", ClientAddr: c.RealIP(), Target: a.CA.Subject.String(),
-		Detail: "imported CA " + pki.SHA256Fingerprint(a.CA) + " and RA " + pki.SHA256Fingerprint(a.RA)}
-	if err := h.Store.ReplaceAuthorities(c.Request().Context(), caRow, raRow, audit); err != nil {
+	_, err := h.Admin.ImportCA(c.Request().Context(), adminActor(c), admin.CAImport{CA: caP12, RA: raP12, Password: c.FormValue("password")})
+	if fe, ok := formErrors(err); ok {
+		return h.Page.render(c, http.StatusUnprocessableEntity, fe)
+	} else if err != nil {
 		return err
-	}
-	if h.Config != nil {
-		h.Config.ConfigChanged()
 	}
 	return done(c, "/ca", "The CA and RA were imported. Devices get certificates from the new CA from now on.")
 }
@@ -163,7 +146,7 @@ func uploaded(c echo.Context, name string) ([]byte, string) {
 	if err != nil {
 		return nil, "Choose a PKCS#12 file (.p12 or .pfx)."
 	}
-	if fh.Size > maxPKCS12 {
+	if fh.Size > admin.MaxPKCS12 {
 		return nil, "The file is larger than 1 MiB; a PKCS#12 file with a key and a few certificates is much smaller."
 	}
 	f, err := fh.Open()
@@ -171,8 +154,8 @@ func uploaded(c echo.Context, name string) ([]byte, string) {
 		return nil, "The file could not be read. Send it again."
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxPKCS12+1))
-	if err != nil || len(b) > maxPKCS12 {
+	b, err := io.ReadAll(io.LimitReader(f, admin.MaxPKCS12+1))
+	if err != nil || len(b) > admin.MaxPKCS12 {
 		return nil, "The file could not be read. Send it again."
 	}
 	return b, ""

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/scepgate/scepgate/admin"
 	"github.com/scepgate/scepgate/model"
 	"github.com/scepgate/scepgate/views"
 )
@@ -20,7 +21,7 @@ type CertificateStore interface {
 
 // Revoker revokes certificates and publishes the revocation.
 type Revoker interface {
-	Revoke(ctx context.Context, serial string, reason int, actor, clientAddr string) (*model.Certificate, error)
+	RevokeCertificate(ctx context.Context, actor admin.Actor, id int64, reason int) (*model.Certificate, error)
 }
 
 // Certificates serves the issued-certificate pages.
@@ -97,17 +98,16 @@ func (h *Certificates) Revoke(c echo.Context) error {
 		return err
 	}
 	reason, err := strconv.Atoi(c.FormValue("reason"))
-	if err != nil || views.RevocationReason(reason) == "" {
+	if err != nil {
 		return h.show(c, http.StatusUnprocessableEntity, views.FieldErrors{"reason": "Choose a reason."})
 	}
-	ctx := c.Request().Context()
-	cert, err := h.Store.FindCertificate(ctx, id)
-	if err != nil {
-		return err
-	}
-	if _, err := h.Revoker.Revoke(ctx, cert.Serial, reason, actor(c), c.RealIP()); err != nil {
-		if model.ErrorCode(err) == model.ECONFLICT {
-			return h.show(c, http.StatusConflict, views.FieldErrors{"": model.ErrorMessage(err)})
+	if _, err := h.Revoker.RevokeCertificate(c.Request().Context(), adminActor(c), id, reason); err != nil {
+		if fe, ok := formErrors(err); ok {
+			status := http.StatusUnprocessableEntity
+			if model.ErrorCode(err) == model.ECONFLICT {
+				status = http.StatusConflict
+			}
+			return h.show(c, status, fe)
 		}
 		return err
 	}

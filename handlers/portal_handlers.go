@@ -8,24 +8,28 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/scepgate/scepgate/admin"
 	"github.com/scepgate/scepgate/model"
 	"github.com/scepgate/scepgate/views"
-	"golang.org/x/crypto/bcrypt"
 )
 
-// HandlerStore is what the handler pages need from storage.
+// HandlerStore is what the handler pages read from storage.
 type HandlerStore interface {
 	ListHandlers(ctx context.Context, q string, page, perPage int) ([]model.Handler, int64, error)
 	FindHandler(ctx context.Context, id int64) (*model.Handler, error)
-	SaveHandlers(ctx context.Context, hs []model.Handler, audit *model.AuditEvent) error
-	AllTokenProcedures(ctx context.Context) ([]model.TokenProcedure, error)
+	LoadConfig(ctx context.Context) (*model.Config, error)
+}
+
+// HandlerAdmin changes handlers.
+type HandlerAdmin interface {
+	SaveHandler(ctx context.Context, actor admin.Actor, id int64, in admin.HandlerInput) (*model.Handler, error)
+	SetHandlerEnabled(ctx context.Context, actor admin.Actor, id int64, enabled bool) (*model.Handler, error)
 }
 
 // Handlers serves the SCEP handler pages.
 type Handlers struct {
-	Store      HandlerStore
-	Config     ConfigNotifier
-	BcryptCost int
+	Store HandlerStore
+	Admin HandlerAdmin
 }
 
 const handlersPerPage = 50
@@ -42,24 +46,33 @@ func (h *Handlers) List(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	tps, err := h.Store.AllTokenProcedures(ctx)
+	cfg, err := h.Store.LoadConfig(ctx)
 	if err != nil {
 		return err
-	}
-	names := map[int64]string{}
-	for _, tp := range tps {
-		names[tp.ID] = tp.Name
 	}
 	p := views.HandlersProps{Page: PageFor(c, "Handlers", "handlers"), Query: q, Pager: pager(c, page, handlersPerPage, n)}
 	base := c.Scheme() + "://" + c.Request().Host
 	for _, hd := range hs {
-		row := views.HandlerRow{Handler: hd, URL: base + hd.Path(), Warning: validityWarning(&hd)}
-		if hd.TokenProcedureID != nil {
-			row.TokenProcedure = names[*hd.TokenProcedureID]
+		row := views.HandlerRow{Handler: hd, URL: base + hd.Path(), Warning: validityWarning(&hd),
+			Accepts: admin.HandlerAccepts(cfg, &hd).Describe()}
+		if tp := tokenProcedureOf(cfg, &hd); tp != nil {
+			row.TokenProcedure = tp.Name
 		}
 		p.Rows = append(p.Rows, row)
 	}
 	return Render(c, http.StatusOK, views.Handlers(p))
+}
+
+func tokenProcedureOf(cfg *model.Config, h *model.Handler) *model.TokenProcedure {
+	if h.TokenProcedureID == nil {
+		return nil
+	}
+	for i := range cfg.TokenProcedures {
+		if cfg.TokenProcedures[i].ID == *h.TokenProcedureID {
+			return &cfg.TokenProcedures[i]
+		}
+	}
+	return nil
 }
 
 // validityWarning says when an NDES handler's passwords expire sooner than
@@ -80,9 +93,7 @@ func validityWarning(h *model.Handler) string {
 
 // New handles "GET /handlers/new".
 func (h *Handlers) New(c echo.Context) error {
-	f := views.HandlerForm{Format: model.HandlerSCEP, Enabled: true, NDESChallengeValidity: model.DefaultNDESValidity,
-		NDESPasswordLength: strconv.Itoa(model.DefaultNDESPasswordLength), NDESPasswordCap: strconv.Itoa(model.DefaultNDESPasswordCap)}
-	return h.render(c, http.StatusOK, f, nil)
+	return h.render(c, http.StatusOK, 0, handlerForm(admin.NewHandlerInput()), nil)
 }
 
 // Edit handles "GET /handlers/:id".
@@ -95,19 +106,24 @@ func (h *Handlers) Edit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f := views.HandlerForm{
-		ID: hd.ID, Name: hd.Name, Filter: hd.Filter, Format: hd.Format, Enabled: hd.Enabled, AllowLegacyCiphers: hd.AllowLegacyCiphers,
-		NDESUsername: hd.NDESUsername, NDESChallengeValidity: hd.NDESChallengeValidity, NDESByteOrderMark: hd.NDESByteOrderMark,
-		NDESPasswordLength: strconv.Itoa(hd.NDESLength()), NDESPasswordCap: strconv.Itoa(hd.NDESCap()), HasPassword: hd.NDESPasswordHash != "",
-	}
-	if hd.TokenProcedureID != nil {
-		f.TokenProcedure = strconv.FormatInt(*hd.TokenProcedureID, 10)
-	}
-	return h.render(c, http.StatusOK, f, nil)
+	f := handlerForm(admin.HandlerInputOf(hd))
+	f.ID, f.HasPassword = hd.ID, hd.NDESPasswordHash != ""
+	return h.render(c, http.StatusOK, id, f, nil)
 }
 
-func (h *Handlers) render(c echo.Context, status int, f views.HandlerForm, errs views.FieldErrors) error {
-	tps, err := h.Store.AllTokenProcedures(c.Request().Context())
+// handlerForm shows in as the form's fields.
+func handlerForm(in admin.HandlerInput) views.HandlerForm {
+	f := views.HandlerForm{Name: in.Name, Filter: in.Filter, Format: in.Format, Enabled: in.Enabled, AllowLegacyCiphers: in.AllowLegacyCiphers,
+		NDESUsername: in.NDESUsername, NDESChallengeValidity: in.NDESChallengeValidity, NDESByteOrderMark: in.NDESByteOrderMark,
+		NDESPasswordLength: strconv.Itoa(in.NDESPasswordLength), NDESPasswordCap: strconv.Itoa(in.NDESPasswordCap)}
+	if in.TokenProcedureID != 0 {
+		f.TokenProcedure = strconv.FormatInt(in.TokenProcedureID, 10)
+	}
+	return f
+}
+
+func (h *Handlers) render(c echo.Context, status int, id int64, f views.HandlerForm, errs views.FieldErrors) error {
+	cfg, err := h.Store.LoadConfig(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -115,103 +131,56 @@ func (h *Handlers) render(c echo.Context, status int, f views.HandlerForm, errs 
 	if f.ID != 0 {
 		title = "Handler " + f.Name
 	}
-	p := views.HandlerProps{Page: PageFor(c, title, "handlers"), Form: f, Errors: errs, TokenProcedures: tps}
+	p := views.HandlerProps{Page: PageFor(c, title, "handlers"), Form: f, Errors: errs, TokenProcedures: cfg.TokenProcedures}
 	p.URL = c.Scheme() + "://" + c.Request().Host + (&model.Handler{Filter: model.NormalizeFilter(f.Filter)}).Path()
 	p.Warning = validityWarning(&model.Handler{Name: f.Name, Format: f.Format, NDESChallengeValidity: f.NDESChallengeValidity})
+	for i := range cfg.Handlers {
+		if hd := &cfg.Handlers[i]; hd.ID == id && id != 0 {
+			p.Accepts = admin.HandlerAccepts(cfg, hd).Describe()
+		}
+	}
 	return Render(c, status, views.HandlerPage(p))
 }
 
 // Save handles "POST /handlers" (create) and "POST /handlers/:id" (update).
 func (h *Handlers) Save(c echo.Context) error {
-	ctx := c.Request().Context()
-	var existing *model.Handler
+	var id int64
 	if c.Param("id") != "" {
-		id, err := pathID(c)
-		if err != nil {
-			return err
-		}
-		if existing, err = h.Store.FindHandler(ctx, id); err != nil {
+		var err error
+		if id, err = pathID(c); err != nil {
 			return err
 		}
 	}
 	f := views.HandlerForm{
-		Name: formValue(c, "name"), Filter: formValue(c, "filter"), Format: formValue(c, "format"), TokenProcedure: formValue(c, "token_procedure"),
+		ID: id, Name: formValue(c, "name"), Filter: formValue(c, "filter"), Format: formValue(c, "format"), TokenProcedure: formValue(c, "token_procedure"),
 		Enabled: c.FormValue("enabled") == "on", AllowLegacyCiphers: c.FormValue("allow_legacy_ciphers") == "on",
 		NDESUsername: formValue(c, "ndes_username"), NDESChallengeValidity: formValue(c, "ndes_challenge_validity"),
 		NDESPasswordLength: formValue(c, "ndes_password_length"), NDESPasswordCap: formValue(c, "ndes_password_cap"),
 		NDESByteOrderMark: c.FormValue("ndes_byte_order_mark") == "on",
 	}
-	password := c.FormValue("ndes_password")
-	hd := &model.Handler{}
-	if existing != nil {
-		*hd = *existing
-		f.ID, f.HasPassword = existing.ID, existing.NDESPasswordHash != ""
-	}
+	in := admin.HandlerInput{Name: f.Name, Filter: f.Filter, Format: f.Format, Enabled: f.Enabled, AllowLegacyCiphers: f.AllowLegacyCiphers,
+		NDESUsername: f.NDESUsername, NDESPassword: c.FormValue("ndes_password"), NDESChallengeValidity: f.NDESChallengeValidity,
+		NDESByteOrderMark: f.NDESByteOrderMark}
 	errs := views.FieldErrors{}
-	hd.Name, hd.Filter, hd.Format = f.Name, model.NormalizeFilter(f.Filter), f.Format
-	hd.Enabled, hd.AllowLegacyCiphers = f.Enabled, f.AllowLegacyCiphers
-	if f.Name == "" {
-		errs["name"] = "Enter a name."
+	in.TokenProcedureID = formInt64(f.TokenProcedure)
+	if f.Format == model.HandlerNDES {
+		in.NDESPasswordLength = formInt(errs, "ndes_password_length", f.NDESPasswordLength)
+		in.NDESPasswordCap = formInt(errs, "ndes_password_cap", f.NDESPasswordCap)
 	}
-	hd.TokenProcedureID = nil
-	switch f.Format {
-	case model.HandlerSCEP:
-		id, err := strconv.ParseInt(f.TokenProcedure, 10, 64)
-		if err != nil {
-			errs["token_procedure"] = "Choose the token procedure this handler runs."
-		} else {
-			hd.TokenProcedureID = &id
+	if id != 0 {
+		if old, err := h.Store.FindHandler(c.Request().Context(), id); err == nil {
+			f.HasPassword = old.NDESPasswordHash != ""
 		}
-	case model.HandlerNDES:
-		hd.NDESUsername, hd.NDESChallengeValidity, hd.NDESByteOrderMark = f.NDESUsername, f.NDESChallengeValidity, f.NDESByteOrderMark
-		if f.NDESUsername == "" {
-			errs["ndes_username"] = "Enter the user name MDMs send."
-		}
-		switch {
-		case password != "" && len(password) < 8:
-			errs["ndes_password"] = "Use at least 8 characters."
-		case password == "" && !f.HasPassword:
-			errs["ndes_password"] = "Enter the password MDMs send."
-		}
-		if _, err := model.ParseISODuration(f.NDESChallengeValidity); err != nil {
-			errs["ndes_challenge_validity"] = "Enter an ISO-8601 duration such as PT15M, PT60M or P1D."
-		}
-		n, err := strconv.Atoi(f.NDESPasswordLength)
-		if err != nil || n < model.MinNDESPasswordLength || n > model.MaxNDESPasswordLength {
-			errs["ndes_password_length"] = fmt.Sprintf("Enter a length from %d to %d.", model.MinNDESPasswordLength, model.MaxNDESPasswordLength)
-		}
-		hd.NDESPasswordLength = n
-		if hd.NDESPasswordCap, err = strconv.Atoi(f.NDESPasswordCap); err != nil || hd.NDESPasswordCap < 1 || hd.NDESPasswordCap > 100000 {
-			errs["ndes_password_cap"] = "Enter how many unused passwords may be out at once, from 1 to 100000."
-		}
-	default:
-		errs["format"] = "Choose scep or scep-ndes."
 	}
 	if len(errs) > 0 {
-		return h.render(c, http.StatusUnprocessableEntity, f, errs)
+		return h.render(c, http.StatusUnprocessableEntity, id, f, errs)
 	}
-	if hd.Format == model.HandlerNDES && password != "" {
-		hash, err := bcrypt.GenerateFromPassword([]byte(password), h.BcryptCost)
-		if err != nil {
-			return err
-		}
-		hd.NDESPasswordHash = string(hash)
-	}
-	action, detail := "handler.create", fmt.Sprintf("name %q, filter %q, format %s, enabled %t", hd.Name, hd.Filter, hd.Format, hd.Enabled)
-	if existing != nil {
-		action = "handler.update"
-	}
-	if password != "" {
-		detail += ", NDES password set"
-	}
-	audit := &model.AuditEvent{Actor: actor(c), Action: action, ClientAddr: c.RealIP(), Target: "handler " + hd.Name, Detail: detail}
-	if err := h.Store.SaveHandlers(ctx, []model.Handler{*hd}, audit); err != nil {
-		if code := model.ErrorCode(err); code == model.ECONFLICT || code == model.EINVALID {
-			return h.render(c, http.StatusUnprocessableEntity, f, views.FieldErrors{"": model.ErrorMessage(err) + " Names and filters must be unique."})
-		}
+	hd, err := h.Admin.SaveHandler(c.Request().Context(), adminActor(c), id, in)
+	if fe, ok := formErrors(err); ok {
+		return h.render(c, http.StatusUnprocessableEntity, id, f, fe)
+	} else if err != nil {
 		return err
 	}
-	h.changed()
 	return done(c, "/handlers", "Handler "+hd.Name+" was saved. Devices and MDMs use it within a second.")
 }
 
@@ -222,30 +191,17 @@ func (h *Handlers) Toggle(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	hd, err := h.Store.FindHandler(ctx, id)
+	hd, err := h.Store.FindHandler(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
-	hd.Enabled = !hd.Enabled
-	action := "handler.disable"
-	if hd.Enabled {
-		action = "handler.enable"
-	}
-	if err := h.Store.SaveHandlers(ctx, []model.Handler{*hd}, &model.AuditEvent{Actor: actor(c), Action: action, ClientAddr: c.RealIP(), Target: "handler " + hd.Name}); err != nil {
+	if hd, err = h.Admin.SetHandlerEnabled(c.Request().Context(), adminActor(c), id, !hd.Enabled); err != nil {
 		return err
 	}
-	h.changed()
 	if hd.Enabled {
 		return done(c, "/handlers", "Handler "+hd.Name+" is enabled.")
 	}
 	return done(c, "/handlers", "Handler "+hd.Name+" is disabled: its URL answers 404 now.")
-}
-
-func (h *Handlers) changed() {
-	if h.Config != nil {
-		h.Config.ConfigChanged()
-	}
 }
 
 // humanDuration spells d in whole hours or minutes when it can.

@@ -7,14 +7,14 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/scepgate/scepgate/enroll"
+	"github.com/scepgate/scepgate/admin"
 	"github.com/scepgate/scepgate/model"
 	"github.com/scepgate/scepgate/views"
 )
 
 // PreRegistrar creates pre-registrations.
 type PreRegistrar interface {
-	AddPreRegistration(ctx context.Context, p enroll.PreRegistration) (*model.Registration, error)
+	AddPreRegistration(ctx context.Context, actor admin.Actor, in admin.PreRegistrationInput) (*model.Registration, error)
 }
 
 // TokenProcedureLister lists token procedures.
@@ -24,8 +24,8 @@ type TokenProcedureLister interface {
 
 // PreRegistrations serves the form that pre-registers a device.
 type PreRegistrations struct {
-	Service PreRegistrar
-	Store   TokenProcedureLister
+	Admin PreRegistrar
+	Store TokenProcedureLister
 }
 
 // New handles "GET /registrations/new".
@@ -49,31 +49,14 @@ func (h *PreRegistrations) render(c echo.Context, status int, f views.PreRegForm
 func (h *PreRegistrations) Create(c echo.Context) error {
 	f := views.PreRegForm{TokenProcedure: c.FormValue("token_procedure"), SubjectCN: formValue(c, "subject_cn"),
 		DNSName: formValue(c, "dns_name"), ValidFor: formValue(c, "valid_for")}
-	password := c.FormValue("password")
-	errs := views.FieldErrors{}
-	if f.TokenProcedure == "" {
-		errs["token_procedure"] = "Choose the token procedure the device enrolls under."
-	}
-	if len(password) < 8 {
-		errs["password"] = "Use at least 8 characters."
-	}
-	validFor, err := time.ParseDuration(f.ValidFor)
-	if err != nil || validFor <= 0 || validFor > 366*24*time.Hour {
-		errs["valid_for"] = "Enter a duration such as 24h or 168h (at most a year)."
-	}
-	if len(errs) > 0 {
-		return h.render(c, http.StatusUnprocessableEntity, f, errs)
-	}
-	r, err := h.Service.AddPreRegistration(c.Request().Context(), enroll.PreRegistration{
-		TokenProcedure: f.TokenProcedure, Password: password, SubjectCN: f.SubjectCN, DNSName: f.DNSName,
-		ValidFor: validFor, RequestedBy: actor(c), ClientAddr: c.RealIP()})
-	if err != nil {
-		switch model.ErrorCode(err) {
-		case model.ECONFLICT, model.EINVALID:
-			return h.render(c, http.StatusUnprocessableEntity, f, views.FieldErrors{"password": model.ErrorMessage(err)})
-		case model.ENOTFOUND:
-			return h.render(c, http.StatusUnprocessableEntity, f, views.FieldErrors{"token_procedure": model.ErrorMessage(err)})
-		}
+	// A duration that does not parse is no duration: the operation says so
+	// beside the other fields' messages.
+	validFor, _ := time.ParseDuration(f.ValidFor)
+	r, err := h.Admin.AddPreRegistration(c.Request().Context(), adminActor(c), admin.PreRegistrationInput{
+		TokenProcedure: f.TokenProcedure, Password: c.FormValue("password"), SubjectCN: f.SubjectCN, DNSName: f.DNSName, ValidFor: validFor})
+	if fe, ok := formErrors(err); ok {
+		return h.render(c, http.StatusUnprocessableEntity, f, fe)
+	} else if err != nil {
 		return err
 	}
 	return done(c, "/registrations/"+strconv.FormatInt(r.ID, 10), "The pre-registration was created. Give the device its password.")

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+	"github.com/scepgate/scepgate/admin"
 	"github.com/scepgate/scepgate/model"
 	"github.com/scepgate/scepgate/views"
 )
@@ -14,24 +15,22 @@ type ProcedureStore interface {
 	ListCertificateProcedures(ctx context.Context, q string, page, perPage int) ([]model.CertificateProcedure, int64, error)
 	AllCertificateProcedures(ctx context.Context) ([]model.CertificateProcedure, error)
 	FindCertificateProcedure(ctx context.Context, id int64) (*model.CertificateProcedure, error)
-	SaveCertificateProcedure(ctx context.Context, cp *model.CertificateProcedure, audit *model.AuditEvent) error
-	DeleteCertificateProcedure(ctx context.Context, id int64, audit *model.AuditEvent) error
 	ListTokenProcedures(ctx context.Context, q string, page, perPage int) ([]model.TokenProcedure, int64, error)
 	FindTokenProcedure(ctx context.Context, id int64) (*model.TokenProcedure, error)
-	SaveTokenProcedure(ctx context.Context, tp *model.TokenProcedure, audit *model.AuditEvent) error
-	DeleteTokenProcedure(ctx context.Context, id int64, audit *model.AuditEvent) error
 }
 
-// ConfigNotifier is told when handlers or procedures change, so that the
-// enrollment path reloads them at once.
-type ConfigNotifier interface {
-	ConfigChanged()
+// ProcedureAdmin changes certificate and token procedures.
+type ProcedureAdmin interface {
+	SaveCertificateProcedure(ctx context.Context, actor admin.Actor, id int64, in admin.CertificateProcedureInput) (*model.CertificateProcedure, error)
+	DeleteCertificateProcedure(ctx context.Context, actor admin.Actor, id int64) error
+	SaveTokenProcedure(ctx context.Context, actor admin.Actor, id int64, in admin.TokenProcedureInput) (*model.TokenProcedure, error)
+	DeleteTokenProcedure(ctx context.Context, actor admin.Actor, id int64) error
 }
 
 // Procedures serves the certificate and token procedure pages.
 type Procedures struct {
-	Store  ProcedureStore
-	Config ConfigNotifier
+	Store ProcedureStore
+	Admin ProcedureAdmin
 }
 
 const proceduresPerPage = 50
@@ -59,10 +58,4 @@ func (h *Procedures) List(c echo.Context) error {
 	p := views.ProceduresProps{Page: PageFor(c, "Procedures", "procedures"), Query: q, Certificate: cps, CertificateNames: names, Token: tps}
 	p.Pager = pager(c, page, proceduresPerPage, max(ncp, ntp))
 	return Render(c, http.StatusOK, views.Procedures(p))
-}
-
-func (h *Procedures) changed() {
-	if h.Config != nil {
-		h.Config.ConfigChanged()
-	}
 }

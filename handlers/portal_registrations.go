@@ -15,7 +15,6 @@ import (
 type RegistrationStore interface {
 	ListRegistrations(ctx context.Context, f model.RegistrationFilter, page, perPage int) ([]model.Registration, int64, error)
 	FindRegistration(ctx context.Context, id int64) (*model.Registration, error)
-	CancelRegistration(ctx context.Context, id int64, audit *model.AuditEvent) error
 	ListHandlers(ctx context.Context, q string, page, perPage int) ([]model.Handler, int64, error)
 	FindHandler(ctx context.Context, id int64) (*model.Handler, error)
 	FindTokenProcedure(ctx context.Context, id int64) (*model.TokenProcedure, error)
@@ -96,7 +95,7 @@ func (h *Registrations) Cancel(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	err = h.Store.CancelRegistration(c.Request().Context(), id, &model.AuditEvent{Actor: actor(c), Action: "registration.cancel", ClientAddr: c.RealIP()})
+	err = h.Decider.CancelRegistration(c.Request().Context(), adminActor(c), id)
 	if model.ErrorCode(err) == model.ECONFLICT {
 		return h.show(c, http.StatusConflict, model.ErrorMessage(err))
 	} else if err != nil {

@@ -6,29 +6,30 @@ import (
 	"strconv"
 
 	"github.com/labstack/echo/v4"
+	"github.com/scepgate/scepgate/admin"
 	"github.com/scepgate/scepgate/model"
 	"github.com/scepgate/scepgate/views"
-	"golang.org/x/crypto/bcrypt"
 )
 
 // UserStore is what the user pages need from storage.
 type UserStore interface {
 	ListUsers(ctx context.Context, q string, page, perPage int) ([]model.User, int64, error)
 	FindUser(ctx context.Context, id int64) (*model.User, error)
-	AddUser(ctx context.Context, u *model.User, audit *model.AuditEvent) error
-	ChangeUser(ctx context.Context, id int64, ch model.UserChange, audit *model.AuditEvent) error
+}
+
+// UserAdmin creates and changes portal accounts.
+type UserAdmin interface {
+	CreateUser(ctx context.Context, actor admin.Actor, in admin.UserInput) (*model.User, error)
+	ChangeUser(ctx context.Context, actor admin.Actor, id int64, ch admin.UserChange) error
 }
 
 // Users serves the portal account pages.
 type Users struct {
-	Store      UserStore
-	BcryptCost int
+	Store UserStore
+	Admin UserAdmin
 }
 
-const (
-	usersPerPage      = 50
-	minPasswordLength = 12
-)
+const usersPerPage = 50
 
 // List handles "GET /users".
 func (h *Users) List(c echo.Context) error {
@@ -47,45 +48,20 @@ func (h *Users) New(c echo.Context) error {
 
 // Create handles "POST /users".
 func (h *Users) Create(c echo.Context) error {
-	p := views.NewUserProps{Page: PageFor(c, "New user", "users"), Username: formValue(c, "username"), Role: c.FormValue("role"), Errors: views.FieldErrors{}}
+	p := views.NewUserProps{Page: PageFor(c, "New user", "users"), Username: formValue(c, "username"), Role: c.FormValue("role")}
 	password := c.FormValue("password")
-	if p.Username == "" || len(p.Username) > 64 {
-		p.Errors["username"] = "Enter a user name of at most 64 characters."
-	}
-	if !model.ValidRole(p.Role) {
-		p.Errors["role"] = "Choose admin, helpdesk or auditor."
-	}
-	if msg := checkPassword(password, c.FormValue("password2")); msg != "" {
-		p.Errors["password"] = msg
-	}
-	if len(p.Errors) > 0 {
+	if password != c.FormValue("password2") {
+		p.Errors = views.FieldErrors{"password": "The two passwords differ. Type the same password twice."}
 		return Render(c, http.StatusUnprocessableEntity, views.NewUser(p))
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), h.BcryptCost)
-	if err != nil {
-		return err
-	}
-	u := &model.User{Username: p.Username, PasswordHash: string(hash), Role: p.Role}
-	err = h.Store.AddUser(c.Request().Context(), u, &model.AuditEvent{Actor: actor(c), Action: "user.create", ClientAddr: c.RealIP(), Target: "user " + u.Username, Detail: "role " + u.Role})
-	if model.ErrorCode(err) == model.ECONFLICT {
-		p.Errors["username"] = model.ErrorMessage(err)
+	u, err := h.Admin.CreateUser(c.Request().Context(), adminActor(c), admin.UserInput{Username: p.Username, Role: p.Role, Password: password})
+	if fe, ok := formErrors(err); ok {
+		p.Errors = fe
 		return Render(c, http.StatusUnprocessableEntity, views.NewUser(p))
 	} else if err != nil {
 		return err
 	}
 	return done(c, "/users/"+strconv.FormatInt(u.ID, 10), "User "+u.Username+" was created.")
-}
-
-func checkPassword(pw, again string) string {
-	switch {
-	case len(pw) < minPasswordLength:
-		return "Use at least 12 characters."
-	case len(pw) > 72:
-		return "Use at most 72 characters."
-	case pw != again:
-		return "The two passwords differ. Type the same password twice."
-	}
-	return ""
 }
 
 // Show handles "GET /users/:id".
@@ -118,37 +94,30 @@ func (h *Users) Change(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var ch model.UserChange
-	audit := &model.AuditEvent{Actor: actor(c), ClientAddr: c.RealIP(), Target: "user " + u.Username}
+	var ch admin.UserChange
 	switch c.Param("what") {
 	case "role":
-		ch.Role = c.FormValue("role")
-		if !model.ValidRole(ch.Role) {
-			return h.show(c, http.StatusUnprocessableEntity, views.FieldErrors{"role": "Choose admin, helpdesk or auditor."})
-		}
-		audit.Action, audit.Detail = "user.role", "role "+u.Role+" -> "+ch.Role
+		role := c.FormValue("role")
+		ch.Role = &role
 	case "disable", "enable":
 		disabled := c.Param("what") == "disable"
-		if disabled && ViewerFrom(c).UserID == id {
-			return h.show(c, http.StatusUnprocessableEntity, views.FieldErrors{"": "You cannot disable your own account."})
-		}
-		ch.Disabled, audit.Action = &disabled, "user."+c.Param("what")
+		ch.Disabled = &disabled
 	case "password":
 		pw := c.FormValue("password")
-		if msg := checkPassword(pw, c.FormValue("password2")); msg != "" {
-			return h.show(c, http.StatusUnprocessableEntity, views.FieldErrors{"password": msg})
+		if pw != c.FormValue("password2") {
+			return h.show(c, http.StatusUnprocessableEntity, views.FieldErrors{"password": "The two passwords differ. Type the same password twice."})
 		}
-		hash, err := bcrypt.GenerateFromPassword([]byte(pw), h.BcryptCost)
-		if err != nil {
-			return err
-		}
-		ch.PasswordHash, audit.Action = string(hash), "user.password"
+		ch.Password = &pw
 	default:
 		return model.Errorf(model.ENOTFOUND, "There is nothing at this address.")
 	}
-	if err := h.Store.ChangeUser(ctx, id, ch, audit); err != nil {
-		if model.ErrorCode(err) == model.ECONFLICT {
-			return h.show(c, http.StatusConflict, views.FieldErrors{"": model.ErrorMessage(err)})
+	if err := h.Admin.ChangeUser(ctx, adminActor(c), id, ch); err != nil {
+		if fe, ok := formErrors(err); ok {
+			status := http.StatusUnprocessableEntity
+			if model.ErrorCode(err) == model.ECONFLICT {
+				status = http.StatusConflict
+			}
+			return h.show(c, status, fe)
 		}
 		return err
 	}

@@ -134,7 +134,7 @@ func CertificateProcedure(p CertProcProps) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = Input(Field{Label: "Procedure name", Name: "name", Value: p.Form.Name, Attrs: templ.Attributes{"required": true, "maxlength": "200"}}, p.Errors).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(Field{Label: "Procedure name", Name: "name", Value: p.Form.Name, Attrs: templ.Attributes{"required": true, "maxlength": "128"}}, p.Errors).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

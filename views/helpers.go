@@ -2,6 +2,7 @@ package views
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/a-h/templ"
@@ -94,4 +95,15 @@ func liveSearch(action string) templ.Attributes {
 		"hx-get": action, "hx-trigger": "input delay:400ms, change, submit",
 		"hx-target": "#results", "hx-select": "#results", "hx-swap": "outerHTML", "hx-push-url": "true",
 	}
+}
+
+// joinPhrases joins phrases as a sentence does: "a", "a and b", "a, b and c".
+func joinPhrases(p []string) string {
+	switch len(p) {
+	case 0:
+		return ""
+	case 1:
+		return p[0]
+	}
+	return strings.Join(p[:len(p)-1], ", ") + " and " + p[len(p)-1]
 }

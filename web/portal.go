@@ -9,12 +9,11 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/scepgate/scepgate/admin"
 	"github.com/scepgate/scepgate/enroll"
 	"github.com/scepgate/scepgate/handlers"
 	"github.com/scepgate/scepgate/model"
-	"github.com/scepgate/scepgate/pki"
 	"github.com/scepgate/scepgate/views"
-	"golang.org/x/crypto/bcrypt"
 )
 
 // Portal holds the handlers of the admin portal.
@@ -43,45 +42,36 @@ type PortalStore interface {
 	handlers.CertificateStore
 	handlers.UserStore
 	handlers.AuditStore
-	handlers.AuthorityStore
+	handlers.TokenProcedureLister
 }
 
 // PortalDeps are what NewPortal wires the portal's handlers to.
 type PortalDeps struct {
 	Store   PortalStore
 	Service *enroll.Service
-	// MasterKey seals imported CA and RA keys.
-	MasterKey *pki.MasterKey
-	Now       func() time.Time
-	Rand      io.Reader
-	Log       *slog.Logger
-	Throttle  model.ThrottlePolicy
-	// BcryptCost is the cost of new password hashes (bcrypt.DefaultCost
-	// when 0).
-	BcryptCost int
+	// Admin performs what administrators change.
+	Admin    *admin.Service
+	Now      func() time.Time
+	Rand     io.Reader
+	Log      *slog.Logger
+	Throttle model.ThrottlePolicy
 }
 
 // NewPortal returns the portal's handlers over d.
 func NewPortal(d PortalDeps) *Portal {
-	if d.BcryptCost == 0 {
-		d.BcryptCost = bcrypt.DefaultCost
-	}
 	ca := &handlers.CAPage{Snapshot: d.Service, Now: d.Now}
 	return &Portal{
 		Sessions:  &handlers.Sessions{Store: d.Store, Now: d.Now, Rand: d.Rand, Log: d.Log, Throttle: d.Throttle},
 		Dashboard: &handlers.Dashboard{Store: d.Store, Snapshot: d.Service, Now: d.Now},
 		CA:        ca,
-		CAImport: &handlers.CAImport{Store: d.Store, Config: d.Service, Page: ca,
-			Seal: func(a *pki.Authority) (*model.Authority, *model.Authority, error) {
-				return pki.SealAuthority(a, d.MasterKey)
-			}},
-		Procedures:    &handlers.Procedures{Store: d.Store, Config: d.Service},
-		Handlers:      &handlers.Handlers{Store: d.Store, Config: d.Service, BcryptCost: d.BcryptCost},
+		CAImport:      &handlers.CAImport{Admin: d.Admin, Page: ca},
+		Procedures:    &handlers.Procedures{Store: d.Store, Admin: d.Admin},
+		Handlers:      &handlers.Handlers{Store: d.Store, Admin: d.Admin},
 		NDES:          &handlers.NDESPassword{Service: d.Service, Now: d.Now},
-		Registrations: &handlers.Registrations{Store: d.Store, Decider: d.Service, Now: d.Now},
-		PreRegs:       &handlers.PreRegistrations{Service: d.Service, Store: d.Store},
-		Certificates:  &handlers.Certificates{Store: d.Store, Revoker: d.Service, Now: d.Now},
-		Users:         &handlers.Users{Store: d.Store, BcryptCost: d.BcryptCost},
+		Registrations: &handlers.Registrations{Store: d.Store, Decider: d.Admin, Now: d.Now},
+		PreRegs:       &handlers.PreRegistrations{Admin: d.Admin, Store: d.Store},
+		Certificates:  &handlers.Certificates{Store: d.Store, Revoker: d.Admin, Now: d.Now},
+		Users:         &handlers.Users{Store: d.Store, Admin: d.Admin},
 		Audit:         &handlers.AuditLog{Store: d.Store, Now: d.Now},
 	}
 }

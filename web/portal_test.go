@@ -18,6 +18,7 @@ import (
 
 	"github.com/scepgate/scepgate/internal/testclock"
 
+	"github.com/scepgate/scepgate/admin"
 	"github.com/scepgate/scepgate/enroll"
 	"github.com/scepgate/scepgate/handlers"
 	"github.com/scepgate/scepgate/model"
@@ -84,7 +85,8 @@ func newPortal(t *testing.T) *portal {
 	e := web.New(web.Config{
 		Log:    log,
 		SCEP:   &handlers.SCEP{Service: svc, Log: log},
-		Portal: web.NewPortal(web.PortalDeps{Store: db, Service: svc, MasterKey: mk, Now: clk.Now, Rand: rand.Reader, Log: log, Throttle: model.DefaultThrottlePolicy, BcryptCost: bcrypt.MinCost}),
+		Portal: web.NewPortal(web.PortalDeps{Store: db, Service: svc, Now: clk.Now, Rand: rand.Reader, Log: log, Throttle: model.DefaultThrottlePolicy,
+			Admin: admin.New(db, svc, mk, admin.Options{Now: clk.Now, BcryptCost: bcrypt.MinCost})}),
 	})
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
