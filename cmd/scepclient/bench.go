@@ -162,7 +162,7 @@ type benchItem struct {
 	challenge string
 	signer    *x509.Certificate
 	req       *pki.ClientMessage
-	reply     *Reply
+	reply     *pki.CertRep
 	latency   time.Duration
 	failure   string
 }
@@ -310,8 +310,8 @@ func Bench(ctx context.Context, o benchOptions, progress io.Writer) (*BenchResul
 	var lat []time.Duration
 	for _, it := range items {
 		if it.failure == "" {
-			certs, _, err := it.reply.Certificates(it.signer, it.key)
-			leaf, _ := splitLeaf(certs, it.key.Public())
+			err := it.reply.Decrypt(it.signer, it.key)
+			leaf, _ := splitLeaf(it.reply.Certs, it.key.Public())
 			switch {
 			case err != nil:
 				it.failure = "reply cannot be decrypted"
@@ -381,7 +381,7 @@ func (it *benchItem) build(cn string, ra *x509.Certificate, alg cms.Algorithm, d
 	if it.signer, err = SelfSigned(csr, it.key, time.Now()); err != nil {
 		return err
 	}
-	tid, err := TransactionID(it.key.Public())
+	tid, err := pki.TransactionID(it.key.Public())
 	if err != nil {
 		return err
 	}
@@ -402,10 +402,7 @@ func (it *benchItem) send(ctx context.Context, client *Client, url string, caps 
 		it.failure = "http: " + shortReason(err)
 		return
 	}
-	rep, err := ParseReply(body, known)
-	if err == nil {
-		err = rep.Check(it.req)
-	}
+	rep, err := pki.ReadCertRep(body, it.req, known)
 	if err != nil {
 		it.failure = "bad reply"
 		return
@@ -420,18 +417,10 @@ func (it *benchItem) send(ctx context.Context, client *Client, url string, caps 
 	}
 }
 
+// failInfoName names fi in the failure counts.
 func failInfoName(fi scep.FailInfo) string {
-	switch fi {
-	case scep.BadAlg:
-		return "badAlg"
-	case scep.BadMessageCheck:
-		return "badMessageCheck"
-	case scep.BadRequest:
-		return "badRequest"
-	case scep.BadTime:
-		return "badTime"
-	case scep.BadCertID:
-		return "badCertId"
+	if name := pki.FailInfoName(fi); name != "" {
+		return name
 	}
 	return "failInfo " + strconv.Quote(string(fi))
 }
