@@ -162,7 +162,7 @@ type benchItem struct {
 	challenge string
 	signer    *x509.Certificate
 	req       *pki.ClientMessage
-	reply     *Reply
+	reply     *pki.CertRep
 	latency   time.Duration
 	failure   string
 }
@@ -171,147 +171,248 @@ type benchItem struct {
 // Keys are generated, and messages built, before the clock starts; reply
 // certificates are decrypted after it stops.
 func Bench(ctx context.Context, o benchOptions, progress io.Writer) (*BenchResult, error) {
+	b, err := prepareBench(ctx, o, progress)
+	if err != nil {
+		return nil, err
+	}
+	m, err := b.run(ctx, progress)
+	if err != nil {
+		return nil, err
+	}
+	return b.summarise(m), nil
+}
+
+// benchRun is a bench prepared to run: what the server said about itself,
+// and one item per enrollment with its key and challenge.
+type benchRun struct {
+	o      benchOptions
+	client *Client
+	caps   Caps
+	certs  []*x509.Certificate // from GetCACert; they verify the replies
+	ra     *x509.Certificate
+	alg    cms.Algorithm
+	digest asn1.ObjectIdentifier
+	// challenge is where the passwords come from: static, file, ndes or none.
+	challenge string
+	items     []*benchItem
+}
+
+// benchClock is what the timed phases of a run measured.
+type benchClock struct {
+	elapsed     time.Duration // the enrollment phases
+	serverCPU   time.Duration // the server's CPU time in them
+	clientCPU   time.Duration // ours
+	otherCPU    time.Duration // everything else's
+	ndesElapsed time.Duration // the NDES password fetches
+	ndesCPU     time.Duration // the server's CPU time in them
+	ndesLat     []time.Duration
+	// cpuOK is false when the server's CPU time cannot be read.
+	cpuOK bool
+}
+
+// prepareBench asks the server for its capabilities and certificates,
+// gives every enrollment its challenge (unless fetched from NDES during the
+// run) and generates the keys.
+func prepareBench(ctx context.Context, o benchOptions, progress io.Writer) (*benchRun, error) {
 	alg, err := parseCipher(o.Cipher)
 	if err != nil {
 		return nil, usageError{err.Error()}
 	}
-	client := NewClient(o.Timeout, o.C)
-	caps, err := client.GetCACaps(ctx, o.URL)
-	if err != nil {
+	b := &benchRun{o: o, client: NewClient(o.Timeout, o.C), alg: alg}
+	if b.caps, err = b.client.GetCACaps(ctx, o.URL); err != nil {
 		return nil, err
 	}
 	caURL, err := withOperation(o.URL, "GetCACert")
 	if err != nil {
 		return nil, err
 	}
-	certs, err := client.GetCACert(ctx, caURL.String())
-	if err != nil {
+	if b.certs, err = b.client.GetCACert(ctx, caURL.String()); err != nil {
 		return nil, err
 	}
-	ra, _, err := pickRA(certs)
-	if err != nil {
+	if b.ra, _, err = pickRA(b.certs); err != nil {
 		return nil, err
 	}
-	digest := digestFor(caps)
+	b.digest = digestFor(b.caps)
+	if b.challenge, b.items, err = benchChallenges(o); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(progress, "bench: generating %d RSA-%d keys...\n", o.N, o.KeySize)
+	if err := parallel(ctx, runtime.NumCPU(), len(b.items), func(i int) error {
+		k, err := rsa.GenerateKey(rand.Reader, o.KeySize)
+		b.items[i].key = k
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
 
-	res := &BenchResult{Label: o.Label, URL: o.URL, N: o.N, Concurrency: o.C, Cipher: alg.Cipher.String(),
-		KeySize: o.KeySize, Failures: map[string]int{}, ServerCPUms: -1}
+// benchChallenges makes the o.N items with their challenge passwords and
+// says where those come from: static, file, ndes (fetched during the run)
+// or none.
+func benchChallenges(o benchOptions) (string, []*benchItem, error) {
 	items := make([]*benchItem, o.N)
+	kind := "none"
 	switch {
 	case o.Challenge != "":
-		res.Challenge = "static"
+		kind = "static"
 	case o.Challenges != "":
-		res.Challenge = "file"
+		kind = "file"
 		pws, err := readLines(o.Challenges)
 		if err != nil {
-			return nil, err
+			return "", nil, err
 		}
 		if len(pws) < o.N {
-			return nil, problemf("%s has %d passwords for %d enrollments. Add more or lower -n.", o.Challenges, len(pws), o.N)
+			return "", nil, problemf("%s has %d passwords for %d enrollments. Add more or lower -n.", o.Challenges, len(pws), o.N)
 		}
 		for i := range items {
 			items[i] = &benchItem{challenge: pws[i]}
 		}
 	case o.NDESURL != "":
-		res.Challenge = "ndes"
-	default:
-		res.Challenge = "none"
+		kind = "ndes"
 	}
 	for i := range items {
 		if items[i] == nil {
 			items[i] = &benchItem{challenge: o.Challenge}
 		}
 	}
+	return kind, items, nil
+}
 
-	fmt.Fprintf(progress, "bench: generating %d RSA-%d keys...\n", o.N, o.KeySize)
-	if err := parallel(ctx, runtime.NumCPU(), len(items), func(i int) error {
-		k, err := rsa.GenerateKey(rand.Reader, o.KeySize)
-		items[i].key = k
-		return err
-	}); err != nil {
-		return nil, err
-	}
-
+// run enrolls every item, in batches when NDES passwords are fetched
+// (the server caps how many may be open): fetch a batch's passwords, build
+// its messages, then send them on the clock.
+func (b *benchRun) run(ctx context.Context, progress io.Writer) (*benchClock, error) {
 	runID := make([]byte, 4)
 	_, _ = rand.Read(runID)
 	prefix := "bench-" + hex.EncodeToString(runID)
-	batch := o.N
-	if res.Challenge == "ndes" {
-		batch = o.Batch
+	batch := b.o.N
+	if b.challenge == "ndes" {
+		batch = b.o.Batch
 	}
-	cpuOK := o.ServerPID > 0
-	var cpuTotal, ndesCPU, clientCPU, otherCPU time.Duration
-	var elapsed, ndesElapsed time.Duration
-	var ndesLat []time.Duration
-	for start := 0; start < o.N; start += batch {
-		part := items[start:min(start+batch, o.N)]
-		if res.Challenge == "ndes" {
-			cpu0, _ := processCPU(o.ServerPID)
-			t0 := time.Now()
-			var mu sync.Mutex
-			_ = parallel(ctx, o.C, len(part), func(i int) error {
-				t := time.Now()
-				ch, err := client.FetchChallenge(ctx, o.NDESURL, o.NDESUser, o.NDESPassword, false)
-				d := time.Since(t)
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					part[i].failure = "ndes: " + shortReason(err)
-					return nil
-				}
-				part[i].challenge = ch.Password
-				ndesLat = append(ndesLat, d)
-				return nil
-			})
-			ndesElapsed += time.Since(t0)
-			if cpu1, err := processCPU(o.ServerPID); err == nil && cpuOK {
-				ndesCPU += cpu1 - cpu0
-			}
+	m := &benchClock{cpuOK: b.o.ServerPID > 0}
+	for start := 0; start < b.o.N; start += batch {
+		part := b.items[start:min(start+batch, b.o.N)]
+		if b.challenge == "ndes" {
+			b.fetchChallenges(ctx, part, m)
 		}
 		if err := parallel(ctx, runtime.NumCPU(), len(part), func(i int) error {
 			it := part[i]
 			if it.failure != "" {
 				return nil
 			}
-			return it.build(fmt.Sprintf("%s-%d", prefix, start+i), ra, alg, digest)
+			return it.build(fmt.Sprintf("%s-%d", prefix, start+i), b.ra, b.alg, b.digest)
 		}); err != nil {
 			return nil, err
 		}
-		cpu0, err := processCPU(o.ServerPID)
-		if err != nil && cpuOK {
-			fmt.Fprintf(progress, "bench: cannot read the server's CPU time (%v); leaving it out.\n", err)
-			cpuOK = false
-		}
-		busy0, busyOK0 := machineBusy()
-		self0, _ := selfCPU()
-		t0 := time.Now()
-		_ = parallel(ctx, o.C, len(part), func(i int) error {
-			part[i].send(ctx, client, o.URL, caps, certs)
-			return nil
-		})
-		elapsed += time.Since(t0)
-		var serverPart time.Duration
-		if cpu1, err := processCPU(o.ServerPID); err == nil && cpuOK {
-			serverPart = cpu1 - cpu0
-			cpuTotal += serverPart
-		}
-		self1, _ := selfCPU()
-		clientCPU += self1 - self0
-		if busy1, ok := machineBusy(); ok && busyOK0 && cpuOK {
-			otherCPU += max(0, busy1-busy0-serverPart-(self1-self0))
-		}
+		b.sendAll(ctx, part, m, progress)
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 	}
+	return m, nil
+}
 
-	// After the clock: open the replies and look for duplicate serials.
+// fetchChallenges gets one NDES password for each item of part, timed
+// apart from the enrollments. A failed fetch fails its item.
+func (b *benchRun) fetchChallenges(ctx context.Context, part []*benchItem, m *benchClock) {
+	cpu0, _ := processCPU(b.o.ServerPID)
+	t0 := time.Now()
+	var mu sync.Mutex
+	_ = parallel(ctx, b.o.C, len(part), func(i int) error {
+		t := time.Now()
+		ch, err := b.client.FetchChallenge(ctx, b.o.NDESURL, b.o.NDESUser, b.o.NDESPassword, false)
+		d := time.Since(t)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			part[i].failure = "ndes: " + shortReason(err)
+			return nil
+		}
+		part[i].challenge = ch.Password
+		m.ndesLat = append(m.ndesLat, d)
+		return nil
+	})
+	m.ndesElapsed += time.Since(t0)
+	if cpu1, err := processCPU(b.o.ServerPID); err == nil && m.cpuOK {
+		m.ndesCPU += cpu1 - cpu0
+	}
+}
+
+// sendAll sends the built messages of part with o.C clients, on the clock,
+// and measures the CPU time the server, this client and the rest of the
+// machine spent meanwhile.
+func (b *benchRun) sendAll(ctx context.Context, part []*benchItem, m *benchClock, progress io.Writer) {
+	cpu0, err := processCPU(b.o.ServerPID)
+	if err != nil && m.cpuOK {
+		fmt.Fprintf(progress, "bench: cannot read the server's CPU time (%v); leaving it out.\n", err)
+		m.cpuOK = false
+	}
+	busy0, busyOK0 := machineBusy()
+	self0, _ := selfCPU()
+	t0 := time.Now()
+	_ = parallel(ctx, b.o.C, len(part), func(i int) error {
+		part[i].send(ctx, b.client, b.o.URL, b.caps, b.certs)
+		return nil
+	})
+	m.elapsed += time.Since(t0)
+	var serverPart time.Duration
+	if cpu1, err := processCPU(b.o.ServerPID); err == nil && m.cpuOK {
+		serverPart = cpu1 - cpu0
+		m.serverCPU += serverPart
+	}
+	self1, _ := selfCPU()
+	m.clientCPU += self1 - self0
+	if busy1, ok := machineBusy(); ok && busyOK0 && m.cpuOK {
+		m.otherCPU += max(0, busy1-busy0-serverPart-(self1-self0))
+	}
+}
+
+// summarise opens the replies, after the clock, and turns them and the
+// measurements into the result.
+func (b *benchRun) summarise(m *benchClock) *BenchResult {
+	o := b.o
+	res := &BenchResult{Label: o.Label, URL: o.URL, N: o.N, Concurrency: o.C, Cipher: b.alg.Cipher.String(),
+		KeySize: o.KeySize, Challenge: b.challenge, Failures: map[string]int{}, ServerCPUms: -1}
+	lat := b.openReplies(res)
+	res.Seconds = m.elapsed.Seconds()
+	if m.elapsed > 0 {
+		res.PerSecond = float64(res.OK) / m.elapsed.Seconds()
+	}
+	res.P50ms, res.P95ms, res.P99ms = percentileMS(lat, 50), percentileMS(lat, 95), percentileMS(lat, 99)
+	if m.cpuOK && res.OK > 0 {
+		res.ServerCPUms = float64(m.serverCPU.Microseconds()) / 1000 / float64(res.OK)
+	}
+	if m.elapsed > 0 {
+		capacity := m.elapsed.Seconds() * float64(runtime.NumCPU())
+		res.ClientCPU = m.clientCPU.Seconds() / capacity
+		if m.cpuOK {
+			res.OtherCPU = m.otherCPU.Seconds() / capacity
+		}
+	}
+	if b.challenge == "ndes" {
+		res.NDESOK = len(m.ndesLat)
+		if m.ndesElapsed > 0 {
+			res.NDESPerSecond = float64(len(m.ndesLat)) / m.ndesElapsed.Seconds()
+		}
+		res.NDESP50ms, res.NDESP95ms = percentileMS(m.ndesLat, 50), percentileMS(m.ndesLat, 95)
+		if m.cpuOK && len(m.ndesLat) > 0 {
+			res.NDESServerCPUms = float64(m.ndesCPU.Microseconds()) / 1000 / float64(len(m.ndesLat))
+		}
+	}
+	return res
+}
+
+// openReplies decrypts the successful replies, counts successes and
+// failures and duplicate serials into res, and returns the latencies of
+// the enrollments that got an answer.
+func (b *benchRun) openReplies(res *BenchResult) []time.Duration {
 	serials := map[string]int{}
 	var lat []time.Duration
-	for _, it := range items {
+	for _, it := range b.items {
 		if it.failure == "" {
-			certs, _, err := it.reply.Certificates(it.signer, it.key)
-			leaf, _ := splitLeaf(certs, it.key.Public())
+			err := it.reply.Decrypt(it.signer, it.key)
+			leaf, _ := splitLeaf(it.reply.Certs, it.key.Public())
 			switch {
 			case err != nil:
 				it.failure = "reply cannot be decrypted"
@@ -335,32 +436,7 @@ func Bench(ctx context.Context, o benchOptions, progress io.Writer) (*BenchResul
 			res.Duplicates += n - 1
 		}
 	}
-	res.Seconds = elapsed.Seconds()
-	if elapsed > 0 {
-		res.PerSecond = float64(res.OK) / elapsed.Seconds()
-	}
-	res.P50ms, res.P95ms, res.P99ms = percentileMS(lat, 50), percentileMS(lat, 95), percentileMS(lat, 99)
-	if cpuOK && res.OK > 0 {
-		res.ServerCPUms = float64(cpuTotal.Microseconds()) / 1000 / float64(res.OK)
-	}
-	if elapsed > 0 {
-		capacity := elapsed.Seconds() * float64(runtime.NumCPU())
-		res.ClientCPU = clientCPU.Seconds() / capacity
-		if cpuOK {
-			res.OtherCPU = otherCPU.Seconds() / capacity
-		}
-	}
-	if res.Challenge == "ndes" {
-		res.NDESOK = len(ndesLat)
-		if ndesElapsed > 0 {
-			res.NDESPerSecond = float64(len(ndesLat)) / ndesElapsed.Seconds()
-		}
-		res.NDESP50ms, res.NDESP95ms = percentileMS(ndesLat, 50), percentileMS(ndesLat, 95)
-		if cpuOK && len(ndesLat) > 0 {
-			res.NDESServerCPUms = float64(ndesCPU.Microseconds()) / 1000 / float64(len(ndesLat))
-		}
-	}
-	return res, nil
+	return lat
 }
 
 // build makes the CSR, the self-signed signer and the PKCSReq of it.
@@ -381,7 +457,7 @@ func (it *benchItem) build(cn string, ra *x509.Certificate, alg cms.Algorithm, d
 	if it.signer, err = SelfSigned(csr, it.key, time.Now()); err != nil {
 		return err
 	}
-	tid, err := TransactionID(it.key.Public())
+	tid, err := pki.TransactionID(it.key.Public())
 	if err != nil {
 		return err
 	}
@@ -402,10 +478,7 @@ func (it *benchItem) send(ctx context.Context, client *Client, url string, caps 
 		it.failure = "http: " + shortReason(err)
 		return
 	}
-	rep, err := ParseReply(body, known)
-	if err == nil {
-		err = rep.Check(it.req)
-	}
+	rep, err := pki.ReadCertRep(body, it.req, known)
 	if err != nil {
 		it.failure = "bad reply"
 		return
@@ -420,18 +493,10 @@ func (it *benchItem) send(ctx context.Context, client *Client, url string, caps 
 	}
 }
 
+// failInfoName names fi in the failure counts.
 func failInfoName(fi scep.FailInfo) string {
-	switch fi {
-	case scep.BadAlg:
-		return "badAlg"
-	case scep.BadMessageCheck:
-		return "badMessageCheck"
-	case scep.BadRequest:
-		return "badRequest"
-	case scep.BadTime:
-		return "badTime"
-	case scep.BadCertID:
-		return "badCertId"
+	if name := pki.FailInfoName(fi); name != "" {
+		return name
 	}
 	return "failInfo " + strconv.Quote(string(fi))
 }

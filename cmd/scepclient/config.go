@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"os"
@@ -9,11 +8,13 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/scepgate/scepgate/internal/properties"
 	"github.com/scepgate/scepgate/pki/cms"
 )
 
-// Config is the reference test tool's configuration file: "key = value"
-// lines, with ";" and "#" starting comments.
+// Config is the reference test tool's configuration file: a Java
+// properties file of "key = value" lines, with ";", "#" and "!" starting
+// comments.
 type Config struct {
 	CACertURL        string // caCertUrl: GetCACert URL
 	CertRequestURL   string // certRequestUrl: PKIOperation URL
@@ -66,34 +67,26 @@ func LoadConfig(path string, warn io.Writer) (*Config, error) {
 	return ParseConfig(f, path, warn)
 }
 
-// ParseConfig reads a configuration from r; name is used in messages.
+// ParseConfig reads a configuration from r; name is used in messages. The
+// file is read by internal/properties, the reader scepgate's handler files
+// use too, so both agree on comments, escapes and continuations. A line
+// without a value is an error; unknown keys are reported on warn.
 func ParseConfig(r io.Reader, name string, warn io.Writer) (*Config, error) {
-	c := defaultConfig()
-	sc := bufio.NewScanner(r)
-	line := 0
-	for sc.Scan() {
-		line++
-		text := strings.TrimSpace(strings.TrimPrefix(sc.Text(), "\ufeff"))
-		if text == "" || text[0] == ';' || text[0] == '#' || text[0] == '!' {
-			continue
-		}
-		key, value, ok := strings.Cut(text, "=")
-		if !ok {
-			key, value, ok = strings.Cut(text, ":")
-		}
-		if !ok {
-			return nil, problemf("%s line %d is not \"key = value\": %q. Fix or comment it out with ';'.", name, line, text)
-		}
-		key, value = strings.TrimSpace(key), strings.TrimSpace(value)
-		if err := c.set(key, value); err != nil {
-			return nil, problemf("%s line %d: %v", name, line, err)
-		}
-		if !knownKey(key) && warn != nil {
-			fmt.Fprintf(warn, "scepclient: %s line %d: the key %q is not known and is ignored.\n", name, line, key)
-		}
+	props, err := properties.Parse(r)
+	if err != nil {
+		return nil, problemf("The configuration file %s cannot be read: %v. Fix it or comment the line out with ';'.", name, err)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, problemf("The configuration file %s cannot be read: %v.", name, err)
+	c := defaultConfig()
+	for _, p := range props {
+		if !p.Separated {
+			return nil, problemf("%s line %d is not \"key = value\": %q. Fix or comment it out with ';'.", name, p.Line, p.Key)
+		}
+		if err := c.set(p.Key, p.Value); err != nil {
+			return nil, problemf("%s line %d: %v", name, p.Line, err)
+		}
+		if !knownKey(p.Key) && warn != nil {
+			fmt.Fprintf(warn, "scepclient: %s line %d: the key %q is not known and is ignored.\n", name, p.Line, p.Key)
+		}
 	}
 	return c, nil
 }

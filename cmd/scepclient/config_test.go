@@ -89,7 +89,42 @@ func TestParseConfig(t *testing.T) {
 			}},
 		{name: "fail/cipher", in: "scep.cipherAlg = blowfish\n", wantErr: "use aes, des3, des or rc2"},
 		{name: "fail/key-length", in: "p12.keyLength = big\n", wantErr: "p12.keyLength"},
-		{name: "fail/no-equals", in: "just words\n", wantErr: "line 1 is not \"key = value\""},
+		{name: "ok/bom-bang-comment-continuation", in: "\ufeff! bang comment\n  ; indented\np10.dns = a.example, \\\n    b.example\n",
+			check: func(t *testing.T, c *Config, warn string) {
+				if c.DNS != "a.example, b.example" || warn != "" {
+					t.Errorf("p10.dns: got %q (warnings %q), want %q and none", c.DNS, warn, "a.example, b.example")
+				}
+			}},
+		{name: "ok/subject-keeps-equals-and-spaces", in: "p10.subject = cn={0} SEG,o=Company   \n",
+			check: func(t *testing.T, c *Config, warn string) {
+				if c.Subject != "cn={0} SEG,o=Company" {
+					t.Errorf("p10.subject: got %q, want %q", c.Subject, "cn={0} SEG,o=Company")
+				}
+			}},
+		{name: "ok/colon-and-empty-value", in: "caCertUrl: http://x/?a=b\np10.password =\n",
+			check: func(t *testing.T, c *Config, warn string) {
+				if c.CACertURL != "http://x/?a=b" || c.Password != "" {
+					t.Errorf("got %q %q, want http://x/?a=b and an empty password", c.CACertURL, c.Password)
+				}
+			}},
+		{name: "ok/dn-escape-doubled", in: "p10.subject = cn=Doe\\\\, John,o=Company\n",
+			check: func(t *testing.T, c *Config, warn string) {
+				// A backslash starts an escape in a properties file: a DN's
+				// "\," is written "\\,".
+				if c.Subject != `cn=Doe\, John,o=Company` {
+					t.Errorf("p10.subject: got %q, want %q", c.Subject, `cn=Doe\, John,o=Company`)
+				}
+			}},
+		{name: "ok/space-separates-key", in: "just words\n",
+			check: func(t *testing.T, c *Config, warn string) {
+				// As in Java properties: the key "just" with the value "words".
+				if !strings.Contains(warn, `line 1: the key "just" is not known`) {
+					t.Errorf("warning: got %q, want it to name the key just on line 1", warn)
+				}
+			}},
+		{name: "fail/no-value", in: "caCertUrl = http://x/\njustaword\n", wantErr: "test.conf line 2 is not \"key = value\": \"justaword\""},
+		{name: "fail/escape", in: "\np10.dns = \\u12\n", wantErr: "line 2: the escape"},
+		{name: "fail/line-of-bad-value", in: "; comment\np12.keyLength = big\n", wantErr: "test.conf line 2: p12.keyLength"},
 		{name: "fail/key-usage", in: "p10.keyusage = flying\n", wantErr: "not a key usage"},
 		{name: "fail/proxy-bool", in: "useProxyCert = maybe\n", wantErr: "true or false"},
 	}

@@ -5,19 +5,14 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/asn1"
-	"encoding/hex"
+	"errors"
 	"fmt"
 	"math/big"
-	"strings"
 	"time"
 
 	"github.com/scepgate/scepgate/pki"
-	"github.com/scepgate/scepgate/pki/cms"
-	"github.com/smallstep/pkcs7"
 	"github.com/smallstep/scep"
 	"github.com/smallstep/scep/x509util"
 )
@@ -72,134 +67,49 @@ func SelfSigned(csr *x509.CertificateRequest, key crypto.Signer, now time.Time) 
 	return x509.ParseCertificate(der)
 }
 
-// TransactionID derives a transaction ID from a public key (RFC 8894
-// section 3.2.1.1 suggests a hash of it): upper-case hex SHA-256 of the
-// SubjectPublicKeyInfo. The same key always gets the same ID, which is
-// what CertPoll needs.
-func TransactionID(pub crypto.PublicKey) (string, error) {
-	spki, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return "", err
+// replyProblem explains to a person why a CertRep is not accepted: err
+// comes from pki.ReadCertRep or CertRep.Decrypt. Other errors pass through.
+func replyProblem(err error) error {
+	var re *pki.CertRepError
+	if !errors.As(err, &re) {
+		return err
 	}
-	sum := sha256.Sum256(spki)
-	return strings.ToUpper(hex.EncodeToString(sum[:])), nil
-}
-
-// issuerAndSubject is the content of a CertPoll (RFC 8894 section 3.3.3).
-type issuerAndSubject struct {
-	Issuer  asn1.RawValue
-	Subject asn1.RawValue
-}
-
-// CertPollContent returns the IssuerAndSubject of a CertPoll for a request
-// with subject (DER Name) to the CA named issuer (DER Name).
-func CertPollContent(issuer, subject []byte) ([]byte, error) {
-	return asn1.Marshal(issuerAndSubject{
-		Issuer:  asn1.RawValue{FullBytes: issuer},
-		Subject: asn1.RawValue{FullBytes: subject},
-	})
-}
-
-// Reply is a parsed, signature-checked CertRep.
-type Reply struct {
-	Status         scep.PKIStatus
-	FailInfo       scep.FailInfo
-	TransactionID  string
-	RecipientNonce []byte
-	Signer         *x509.Certificate
-	envelope       []byte
-	requestType    scep.MessageType // set by Check
-}
-
-// ParseReply parses a CertRep and checks its signature. The signer must be
-// one of known (the RA or CA from GetCACert); known certificates are also
-// offered to find a signer the reply does not carry.
-func ParseReply(der []byte, known []*x509.Certificate) (rep *Reply, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			rep, err = nil, problemf("The server's reply is not valid CMS. Check that certRequestUrl points at a SCEP server.")
+	switch re.Code {
+	case pki.CertRepMalformed:
+		return problemf("The server's reply is not a SCEP pkiMessage (%v). Check that certRequestUrl points at a SCEP server.", re.Err)
+	case pki.CertRepBadSignature:
+		return problemf("The signature of the server's reply does not verify (%v). Run getcacert again in case the RA certificate changed.", re.Err)
+	case pki.CertRepUntrustedSigner:
+		return problemf("The server's reply is signed by %q, which is neither the RA nor the CA from getcacert. Run getcacert again; if it persists, the server is not the one you trust.", re.Got)
+	case pki.CertRepNotCertRep:
+		return problemf("The server's reply is not a CertRep (messageType %q).", re.Got)
+	case pki.CertRepBadStatus:
+		if re.Got == "" {
+			return problemf("The server's reply has no pkiStatus.")
 		}
-	}()
-	p7, err := pkcs7.Parse(der)
-	if err != nil {
-		return nil, problemf("The server's reply is not a SCEP pkiMessage (%v). Check that certRequestUrl points at a SCEP server.", err)
-	}
-	if len(p7.Signers) != 1 {
-		return nil, problemf("The server's reply has %d signers instead of 1. The server is not speaking SCEP as expected.", len(p7.Signers))
-	}
-	p7.Certificates = append(p7.Certificates, known...)
-	if err := p7.Verify(); err != nil {
-		return nil, problemf("The signature of the server's reply does not verify (%v). Run getcacert again in case the RA certificate changed.", err)
-	}
-	signer := p7.GetOnlySigner()
-	if signer == nil {
-		return nil, problemf("The server's reply does not say who signed it. Run getcacert again.")
-	}
-	if !containsCert(known, signer) {
-		return nil, problemf("The server's reply is signed by %q, which is neither the RA nor the CA from getcacert. Run getcacert again; if it persists, the server is not the one you trust.", signer.Subject.String())
-	}
-	rep = &Reply{Signer: signer, envelope: p7.Content}
-	var mt, status string
-	if err := p7.UnmarshalSignedAttribute(pki.OIDMessageType, &mt); err != nil || scep.MessageType(mt) != scep.CertRep {
-		return nil, problemf("The server's reply is not a CertRep (messageType %q).", mt)
-	}
-	if err := p7.UnmarshalSignedAttribute(pki.OIDPKIStatus, &status); err != nil {
-		return nil, problemf("The server's reply has no pkiStatus.")
-	}
-	rep.Status = scep.PKIStatus(status)
-	_ = p7.UnmarshalSignedAttribute(pki.OIDTransactionID, &rep.TransactionID)
-	_ = p7.UnmarshalSignedAttribute(pki.OIDRecipientNonce, &rep.RecipientNonce)
-	if rep.Status == scep.FAILURE {
-		var fi string
-		_ = p7.UnmarshalSignedAttribute(pki.OIDFailInfo, &fi)
-		rep.FailInfo = scep.FailInfo(fi)
-	}
-	return rep, nil
-}
-
-// Check compares the reply with the request it answers.
-func (r *Reply) Check(req *pki.ClientMessage) error {
-	r.requestType = req.MessageType
-	if r.TransactionID != req.TransactionID {
-		return problemf("The server's reply is for transaction %q, not ours (%q). Send the request again.", r.TransactionID, req.TransactionID)
-	}
-	if !bytes.Equal(r.RecipientNonce, req.SenderNonce) {
+		return problemf("The server's reply has the unknown pkiStatus %q.", re.Got)
+	case pki.CertRepWrongTransaction:
+		return problemf("The server's reply is for transaction %q, not ours (%q). Send the request again.", re.Got, re.Want)
+	case pki.CertRepWrongNonce:
 		return problemf("The server's reply does not echo our nonce, so it may be a replay. Send the request again.")
+	case pki.CertRepNoContent:
+		return problemf("The server answered SUCCESS without a certificate. Report this to the server's administrator.")
+	case pki.CertRepUndecryptable:
+		return problemf("The certificate in the server's reply cannot be decrypted with our key (%v).", re.Err)
+	case pki.CertRepBadContent:
+		return problemf("The server's reply does not hold a certificate list (%v).", re.Err)
 	}
-	switch r.Status {
-	case scep.SUCCESS, scep.FAILURE, scep.PENDING:
-		return nil
-	}
-	return problemf("The server's reply has the unknown pkiStatus %q.", string(r.Status))
+	return problemf("The server's reply cannot be used (%v).", err)
 }
 
-// Certificates decrypts a SUCCESS reply with the requester's certificate
-// and key and returns the certificates it carries.
-func (r *Reply) Certificates(recipient *x509.Certificate, key crypto.Decrypter) ([]*x509.Certificate, cms.Algorithm, error) {
-	if len(r.envelope) == 0 {
-		return nil, cms.Algorithm{}, problemf("The server answered SUCCESS without a certificate. Report this to the server's administrator.")
-	}
-	plain, alg, err := cms.Decrypt(r.envelope, recipient, key)
-	if err != nil {
-		return nil, alg, problemf("The certificate in the server's reply cannot be decrypted with our key (%v).", err)
-	}
-	p7, err := pkcs7.Parse(plain)
-	if err != nil {
-		return nil, alg, problemf("The server's reply does not hold a certificate list (%v).", err)
-	}
-	if len(p7.Certificates) == 0 {
-		return nil, alg, problemf("The server's reply holds no certificate.")
-	}
-	return p7.Certificates, alg, nil
-}
-
-// Explain says what a FAILURE or PENDING reply means and what to do.
-func (r *Reply) Explain() string {
-	switch r.Status {
+// explain says what a FAILURE or PENDING reply to a request of type mt
+// means and what to do.
+func explain(rep *pki.CertRep, mt scep.MessageType) string {
+	switch rep.Status {
 	case scep.PENDING:
-		return fmt.Sprintf("The server put the request on hold (pkiStatus PENDING, transaction %s): it waits for an administrator's approval. Run \"scepclient -config FILE poll\" later to fetch the certificate.", r.TransactionID)
+		return fmt.Sprintf("The server put the request on hold (pkiStatus PENDING, transaction %s): it waits for an administrator's approval. Run \"scepclient -config FILE poll\" later to fetch the certificate.", rep.TransactionID)
 	case scep.FAILURE:
-		return "The server refused the request: pkiStatus FAILURE, " + failInfoText(r.FailInfo, r.requestType)
+		return "The server refused the request: pkiStatus FAILURE, " + failInfoText(rep.FailInfo, mt)
 	}
 	return "The server issued the certificate."
 }

@@ -61,7 +61,7 @@ func TestPKCSReqRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tid, _ := TransactionID(key.Public())
+			tid, _ := pki.TransactionID(key.Public())
 			req, err := pki.NewClientMessage(scep.PKCSReq, csr.Raw, pki.ClientParams{TransactionID: tid, RA: a.RA, Cipher: alg, Signer: signer, Key: key, Digest: tt.digest})
 			if err != nil {
 				t.Fatalf("NewClientMessage: %v", err)
@@ -92,23 +92,19 @@ func TestPKCSReqRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rep, err := ParseReply(der, []*x509.Certificate{a.RA, a.CA})
+			rep, err := pki.ReadCertRep(der, req, []*x509.Certificate{a.RA, a.CA})
 			if err != nil {
-				t.Fatalf("ParseReply: %v", err)
+				t.Fatalf("ReadCertRep: %v", err)
 			}
-			if err := rep.Check(req); err != nil {
-				t.Fatalf("Check: %v", err)
+			if err := rep.Decrypt(signer, key); err != nil {
+				t.Fatalf("Decrypt: %v", err)
 			}
-			certs, gotAlg, err := rep.Certificates(signer, key)
-			if err != nil {
-				t.Fatalf("Certificates: %v", err)
-			}
-			got, chain := splitLeaf(certs, key.Public())
+			got, chain := splitLeaf(rep.Certs, key.Public())
 			if got == nil || !bytes.Equal(got.Raw, leaf.Raw) || len(chain) != 1 {
 				t.Errorf("got leaf %v and %d chain certificates, want the issued one and 1", got != nil, len(chain))
 			}
-			if gotAlg.Cipher != alg.Cipher {
-				t.Errorf("reply cipher: got %v, want %v", gotAlg.Cipher, alg.Cipher)
+			if rep.Cipher.Cipher != alg.Cipher {
+				t.Errorf("reply cipher: got %v, want %v", rep.Cipher.Cipher, alg.Cipher)
 			}
 		})
 	}
@@ -119,7 +115,7 @@ func TestRenewalReq(t *testing.T) {
 	oldKey, newKey := testKey(t, 1), testKey(t, 2)
 	current := issue(t, a, "dev1", oldKey)
 	csr := newTestCSR(t, newKey, "dev1", "")
-	tid, _ := TransactionID(newKey.Public())
+	tid, _ := pki.TransactionID(newKey.Public())
 	req, err := NewRenewal(csr.Raw, current, oldKey, pki.ClientParams{TransactionID: tid, RA: a.RA, Cipher: cms.Algorithm{Cipher: cms.AES256CBC}})
 	if err != nil {
 		t.Fatalf("NewRenewal: %v", err)
@@ -149,15 +145,14 @@ func TestRenewalReq(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := ParseReply(der, []*x509.Certificate{a.RA, a.CA})
+	rep, err := pki.ReadCertRep(der, req, []*x509.Certificate{a.RA, a.CA})
 	if err != nil {
 		t.Fatal(err)
 	}
-	certs, _, err := rep.Certificates(current, oldKey)
-	if err != nil {
-		t.Fatalf("Certificates with the current key: %v", err)
+	if err := rep.Decrypt(current, oldKey); err != nil {
+		t.Fatalf("Decrypt with the current key: %v", err)
 	}
-	if got, _ := splitLeaf(certs, newKey.Public()); got == nil {
+	if got, _ := splitLeaf(rep.Certs, newKey.Public()); got == nil {
 		t.Errorf("got no certificate for the new key, want one")
 	}
 }
@@ -170,7 +165,7 @@ func TestCertPoll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	content, err := CertPollContent(a.RA.RawIssuer, csr.RawSubject)
+	content, err := pki.CertPollContent(a.RA.RawIssuer, csr.RawSubject)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +188,7 @@ func TestCertPoll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ias issuerAndSubject
+	var ias struct{ Issuer, Subject asn1.RawValue }
 	if _, err := asn1.Unmarshal(plain, &ias); err != nil {
 		t.Fatal(err)
 	}
@@ -233,18 +228,15 @@ func TestReplyStatus(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rep, err := ParseReply(der, []*x509.Certificate{a.RA, a.CA})
+			rep, err := pki.ReadCertRep(der, req, []*x509.Certificate{a.RA, a.CA})
 			if err != nil {
-				t.Fatalf("ParseReply: %v", err)
-			}
-			if err := rep.Check(req); err != nil {
-				t.Fatalf("Check: %v", err)
+				t.Fatalf("ReadCertRep: %v", err)
 			}
 			if rep.Status != tt.reply.Status || rep.FailInfo != tt.reply.FailInfo {
 				t.Errorf("got %q/%q, want %q/%q", rep.Status, rep.FailInfo, tt.reply.Status, tt.reply.FailInfo)
 			}
-			if got := rep.Explain(); !strings.Contains(got, tt.want) {
-				t.Errorf("Explain: got %q, want it to contain %q", got, tt.want)
+			if got := explain(rep, req.MessageType); !strings.Contains(got, tt.want) {
+				t.Errorf("explain: got %q, want it to contain %q", got, tt.want)
 			}
 		})
 	}
@@ -254,8 +246,8 @@ func TestReplyStatus(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = ParseReply(der, []*x509.Certificate{a.CA})
-		if err == nil || !strings.Contains(err.Error(), "neither the RA nor the CA") {
+		_, err = pki.ReadCertRep(der, req, []*x509.Certificate{a.CA})
+		if err = replyProblem(err); err == nil || !strings.Contains(err.Error(), "neither the RA nor the CA") {
 			t.Errorf("got %v, want an error naming the unknown signer", err)
 		}
 	})
@@ -264,14 +256,29 @@ func TestReplyStatus(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := ParseReply(der, []*x509.Certificate{a.RA})
+		other := *req
+		other.TransactionID = "T3"
+		_, err = pki.ReadCertRep(der, &other, []*x509.Certificate{a.RA})
+		if err = replyProblem(err); err == nil || !strings.Contains(err.Error(), "not ours") {
+			t.Errorf("got %v, want a transaction mismatch", err)
+		}
+	})
+	t.Run("fail/replayed", func(t *testing.T) {
+		der, err := a.CertRep(srv, pki.Reply{Status: scep.PENDING}, rand.Reader)
 		if err != nil {
 			t.Fatal(err)
 		}
 		other := *req
-		other.TransactionID = "T3"
-		if err := rep.Check(&other); err == nil || !strings.Contains(err.Error(), "not ours") {
-			t.Errorf("got %v, want a transaction mismatch", err)
+		other.SenderNonce = []byte("another nonce")
+		_, err = pki.ReadCertRep(der, &other, []*x509.Certificate{a.RA})
+		if err = replyProblem(err); err == nil || !strings.Contains(err.Error(), "may be a replay") {
+			t.Errorf("got %v, want a nonce mismatch", err)
+		}
+	})
+	t.Run("fail/not-scep", func(t *testing.T) {
+		_, err := pki.ReadCertRep([]byte("<html>"), req, []*x509.Certificate{a.RA})
+		if err = replyProblem(err); err == nil || !strings.Contains(err.Error(), "Check that certRequestUrl points at a SCEP server") {
+			t.Errorf("got %v, want advice to check certRequestUrl", err)
 		}
 	})
 }

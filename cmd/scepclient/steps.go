@@ -282,7 +282,7 @@ func (s *Session) Send(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	tid, err := TransactionID(key.Public())
+	tid, err := pki.TransactionID(key.Public())
 	if err != nil {
 		return err
 	}
@@ -307,31 +307,27 @@ func (s *Session) exchange(ctx context.Context, caps Caps, req *pki.ClientMessag
 	if err != nil {
 		return err
 	}
-	rep, err := ParseReply(body, known)
+	rep, err := pki.ReadCertRep(body, req, known)
 	if err != nil {
-		return err
-	}
-	if err := rep.Check(req); err != nil {
-		return err
+		return replyProblem(err)
 	}
 	t := transaction{ID: req.TransactionID, MessageType: req.MessageType.String(), Status: statusName(rep.Status), URL: s.Config.CertRequestURL}
 	if err := s.saveTransaction(t); err != nil {
 		return err
 	}
 	if rep.Status != scep.SUCCESS {
-		return problemf("%s", rep.Explain())
+		return problemf("%s", explain(rep, req.MessageType))
 	}
 	dec, ok := recipientKey.(crypto.Decrypter)
 	if !ok {
 		return problemf("The signing key is a %T and cannot decrypt the reply.", recipientKey)
 	}
-	certs, alg, err := rep.Certificates(recipient, dec)
-	if err != nil {
-		return err
+	if err := rep.Decrypt(recipient, dec); err != nil {
+		return replyProblem(err)
 	}
-	leaf, chain := splitLeaf(certs, key.Public())
+	leaf, chain := splitLeaf(rep.Certs, key.Public())
 	if leaf == nil {
-		return problemf("The server's reply holds %d certificates, none for our key. Report this to the server's administrator.", len(certs))
+		return problemf("The server's reply holds %d certificates, none for our key. Report this to the server's administrator.", len(rep.Certs))
 	}
 	for _, c := range known {
 		if c.IsCA && !containsCert(chain, c) && !containsCert([]*x509.Certificate{leaf}, c) {
@@ -342,7 +338,7 @@ func (s *Session) exchange(ctx context.Context, caps Caps, req *pki.ClientMessag
 		return err
 	}
 	_ = os.Remove(s.path(fileChallenge)) // used up
-	s.say("The server issued %s, serial %s (reply encrypted with %s).", leaf.Subject.String(), serialHex(leaf), alg)
+	s.say("The server issued %s, serial %s (reply encrypted with %s).", leaf.Subject.String(), serialHex(leaf), rep.Cipher)
 	s.say("Saved it in %s (with key and chain) and %s.", s.Config.P12File, s.Config.P12CertFile)
 	return nil
 }
@@ -510,7 +506,7 @@ func (s *Session) Renew(ctx context.Context, value string) error {
 	if err := writeFile(s.path(fileCSR), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}), 0o644); err != nil {
 		return err
 	}
-	tid, err := TransactionID(key.Public())
+	tid, err := pki.TransactionID(key.Public())
 	if err != nil {
 		return err
 	}
@@ -569,7 +565,7 @@ func (s *Session) Poll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	content, err := CertPollContent(ra.RawIssuer, csr.RawSubject)
+	content, err := pki.CertPollContent(ra.RawIssuer, csr.RawSubject)
 	if err != nil {
 		return err
 	}

@@ -1,5 +1,6 @@
-// Package sceptest builds SCEP client messages and reads CertReps, for
-// tests that play a device against the server.
+// Package sceptest is a SCEP device for tests that play one against the
+// server: it builds client messages and reads CertReps through the client
+// codec in pki, the same one scepclient uses.
 package sceptest
 
 import (
@@ -9,7 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/base64"
-	"fmt"
+	"errors"
 	"math/big"
 	"time"
 
@@ -122,100 +123,57 @@ func (d *Device) Build(ra *x509.Certificate, r Request) (*Message, error) {
 	return &Message{DER: m.Raw, TransactionID: m.TransactionID, SenderNonce: m.SenderNonce}, nil
 }
 
-// CertRep is a parsed reply.
-type CertRep struct {
-	Status         scep.PKIStatus
-	FailInfo       scep.FailInfo
-	TransactionID  string
-	RecipientNonce []byte
-	SenderNonce    []byte
-	Digest         asn1.ObjectIdentifier
-	Signer         *x509.Certificate
-	// Cipher, Certs and CRLs are set for SUCCESS.
-	Cipher cms.Algorithm
-	Certs  []*x509.Certificate
-	CRLs   []*x509.RevocationList
-}
+// CertRep is a CertRep read by the client codec in pki.
+type CertRep = pki.CertRep
 
 // ReadCertRep verifies a CertRep's signature (it must come from ra) and
-// decrypts its certificates with the device key.
+// decrypts a SUCCESS's certificates and CRLs with the device key. Beyond
+// what a client needs, it holds the server to RFC 8894: a transactionID,
+// both nonces, and a failInfo with FAILURE. Comparing the echoes with the
+// request is the test's to do (rep.Check does it for a pki.ClientMessage).
 func (d *Device) ReadCertRep(der []byte, ra *x509.Certificate) (*CertRep, error) {
-	p7, err := pkcs7.Parse(der)
+	rep, err := pki.ParseCertRep(der, []*x509.Certificate{ra})
 	if err != nil {
-		return nil, fmt.Errorf("parse CertRep: %w", err)
+		return nil, err
 	}
-	if err := p7.Verify(); err != nil {
-		return nil, fmt.Errorf("verify CertRep: %w", err)
+	switch {
+	case rep.TransactionID == "":
+		return nil, errors.New("the CertRep has no transactionID")
+	case len(rep.SenderNonce) == 0:
+		return nil, errors.New("the CertRep has no senderNonce")
+	case len(rep.RecipientNonce) == 0:
+		return nil, errors.New("the CertRep has no recipientNonce")
+	case rep.Status == scep.FAILURE && rep.FailInfo == "":
+		return nil, errors.New("the CertRep says FAILURE without a failInfo")
 	}
-	signer := p7.GetOnlySigner()
-	if signer == nil || !signer.Equal(ra) {
-		return nil, fmt.Errorf("the CertRep is not signed by the RA")
-	}
-	rep := &CertRep{Signer: signer, Digest: p7.Signers[0].DigestAlgorithm.Algorithm}
-	var mt, status, fail string
-	if err := p7.UnmarshalSignedAttribute(pki.OIDMessageType, &mt); err != nil || mt != string(scep.CertRep) {
-		return nil, fmt.Errorf("messageType = %q, %v; want 3", mt, err)
-	}
-	if err := p7.UnmarshalSignedAttribute(pki.OIDPKIStatus, &status); err != nil {
-		return nil, fmt.Errorf("pkiStatus: %w", err)
-	}
-	rep.Status = scep.PKIStatus(status)
-	if err := p7.UnmarshalSignedAttribute(pki.OIDTransactionID, &rep.TransactionID); err != nil {
-		return nil, fmt.Errorf("transactionID: %w", err)
-	}
-	if err := p7.UnmarshalSignedAttribute(pki.OIDRecipientNonce, &rep.RecipientNonce); err != nil {
-		return nil, fmt.Errorf("recipientNonce: %w", err)
-	}
-	if err := p7.UnmarshalSignedAttribute(pki.OIDSenderNonce, &rep.SenderNonce); err != nil {
-		return nil, fmt.Errorf("senderNonce: %w", err)
-	}
-	switch rep.Status {
-	case scep.FAILURE:
-		if err := p7.UnmarshalSignedAttribute(pki.OIDFailInfo, &fail); err != nil {
-			return nil, fmt.Errorf("failInfo: %w", err)
-		}
-		rep.FailInfo = scep.FailInfo(fail)
-	case scep.SUCCESS:
-		plain, alg, err := cms.Decrypt(p7.Content, d.Cert, d.Key)
-		if err != nil {
-			return nil, fmt.Errorf("decrypt CertRep: %w", err)
-		}
-		rep.Cipher = alg
-		inner, err := pkcs7.Parse(plain)
-		if err != nil {
-			return nil, fmt.Errorf("read certificates: %w", err)
-		}
-		rep.Certs = inner.Certificates
-		for _, c := range inner.CRLs {
-			der, err := asn1.Marshal(c)
-			if err != nil {
-				return nil, err
-			}
-			crl, err := x509.ParseRevocationList(der)
-			if err != nil {
-				return nil, fmt.Errorf("read CRL: %w", err)
-			}
-			rep.CRLs = append(rep.CRLs, crl)
+	if rep.Status == scep.SUCCESS {
+		if err := rep.Decrypt(d.Cert, d.Key); err != nil {
+			return nil, err
 		}
 	}
 	return rep, nil
 }
 
-// IssuerAndSerial is the payload of GetCert and GetCRL.
+// IssuerAndSerial is the payload of GetCert and GetCRL (the same for both):
+// the certificate of serial under issuer. It panics if issuer's subject is
+// not a DER Name, which no certificate from crypto/x509 has.
 func IssuerAndSerial(issuer *x509.Certificate, serial *big.Int) []byte {
-	b, _ := asn1.Marshal(struct {
-		Issuer asn1.RawValue
-		Serial *big.Int
-	}{asn1.RawValue{FullBytes: issuer.RawSubject}, serial})
+	b, err := pki.GetCertContent(issuer.RawSubject, serial)
+	if err != nil {
+		panic("sceptest: " + err.Error())
+	}
 	return b
 }
 
-// IssuerAndSubject is the payload of CertPoll.
+// IssuerAndSubject is the payload of CertPoll: the request for subject to
+// issuer. It panics if subject cannot be encoded.
 func IssuerAndSubject(issuer *x509.Certificate, subject pkix.Name) []byte {
-	subj, _ := asn1.Marshal(subject.ToRDNSequence())
-	b, _ := asn1.Marshal(struct {
-		Issuer  asn1.RawValue
-		Subject asn1.RawValue
-	}{asn1.RawValue{FullBytes: issuer.RawSubject}, asn1.RawValue{FullBytes: subj}})
-	return b
+	subj, err := asn1.Marshal(subject.ToRDNSequence())
+	if err == nil {
+		var b []byte
+		if b, err = pki.CertPollContent(issuer.RawSubject, subj); err == nil {
+			return b
+		}
+	}
+	panic("sceptest: " + err.Error())
 }
