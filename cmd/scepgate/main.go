@@ -89,9 +89,10 @@ the command and its arguments.`
 // newRootCmd returns the scepgate command with all its subcommands.
 func newRootCmd(cl *cli) *cobra.Command {
 	root := &cobra.Command{
-		Use:   "scepgate",
-		Short: "A SCEP gateway with NDES-compatible one-time passwords",
-		Long:  rootLong,
+		Use:     "scepgate",
+		Short:   "A SCEP gateway with NDES-compatible one-time passwords",
+		Long:    rootLong,
+		Version: version(),
 		// run prints errors and decides when usage helps.
 		SilenceErrors: true,
 		SilenceUsage:  true,
@@ -100,6 +101,7 @@ func newRootCmd(cl *cli) *cobra.Command {
 		},
 	}
 	group(root)
+	root.SetVersionTemplate("{{.Version}}")
 	root.SetOut(cl.stdout)
 	root.SetErr(cl.stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
@@ -116,6 +118,7 @@ func newRootCmd(cl *cli) *cobra.Command {
 		newRegistrationCmd(cl),
 		newHandlersCmd(cl),
 		newCertCmd(cl),
+		newVersionCmd(cl),
 	)
 	return root
 }
