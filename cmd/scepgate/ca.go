@@ -14,40 +14,66 @@ import (
 
 	"github.com/scepgate/scepgate/model"
 	"github.com/scepgate/scepgate/pki"
+	"github.com/spf13/cobra"
 )
 
-func runCA(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usageError{"usage: scepgate ca show | scepgate ca import --ca CA.p12 --ra RA.p12 --password-file FILE"}
+func newCACmd(cl *cli) *cobra.Command {
+	ca := group(&cobra.Command{
+		Use:   "ca",
+		Short: "Show or import the CA and RA certificates",
+		Long: `The ca commands show the certificate authority that issues device
+certificates and the RA certificate that devices encrypt their requests to,
+or replace both with ones imported from PKCS#12 files.`,
+	})
+	show := &cobra.Command{
+		Use:   "show",
+		Short: "Print the CA and RA certificates",
+		Long: `Show prints the active CA, its issuer chain and the RA certificate: subject,
+issuer, serial, validity, key and SHA-256 fingerprint of each, the CA's
+NDES thumbprint (the one the challenge page shows) and the RA's key usage.`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runCAShow(cmd.Context(), cl)
+		},
 	}
-	switch args[0] {
-	case "show":
-		return runCAShow(ctx, args[1:], getenv, stdout, stderr)
-	case "import":
-		return runCAImport(ctx, args[1:], getenv, stdout, stderr)
+	var f caImportFlags
+	imp := &cobra.Command{
+		Use:   "import",
+		Short: "Import a CA and RA from PKCS#12 files",
+		Long: `Import replaces the active CA and RA with an existing CA and RA, each a
+PKCS#12 file with its key and chain, both under the password in the first
+line of --password-file. It refuses an RA that is not issued by that CA or
+lacks the key usages digitalSignature and keyEncipherment or the extended
+key usage serverAuth, saying which. A running server switches to them
+within a second.`,
+		Example: `  scepgate ca import --ca ca.p12 --ra ra.p12 --password-file pw.txt`,
+		Args:    exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runCAImport(cmd.Context(), cl, f)
+		},
 	}
-	return usageError{fmt.Sprintf("unknown ca command %q: use show or import", args[0])}
+	fs := imp.Flags()
+	fs.StringVar(&f.caFile, "ca", "", "PKCS#12 file with the CA certificate, its key and its chain (required)")
+	fs.StringVar(&f.raFile, "ra", "", "PKCS#12 file with the RA certificate and key, issued by that CA (required)")
+	fs.StringVar(&f.pwFile, "password-file", "", "file whose first line is the password of both PKCS#12 files (required)")
+	ca.AddCommand(show, imp)
+	return ca
 }
 
-func runCAShow(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var c commonFlags
-	fs := newFlagSet("ca show", getenv, stderr, &c)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	e, err := open(ctx, c, setupOptions{}, getenv, stdout, logger(stderr))
+func runCAShow(ctx context.Context, cl *cli) error {
+	e, err := cl.open(ctx, setupOptions{})
 	if err != nil {
 		return err
 	}
 	defer e.close()
 	a := e.authority
-	printCert(stdout, "CA", a.CA)
-	fmt.Fprintf(stdout, "  NDES thumbprint: %s\n", pki.NDESThumbprint(a.CA))
+	printCert(cl.stdout, "CA", a.CA)
+	fmt.Fprintf(cl.stdout, "  NDES thumbprint: %s\n", pki.NDESThumbprint(a.CA))
 	for i, c := range a.Chain {
-		printCert(stdout, fmt.Sprintf("Issuer %d", i+1), c)
+		printCert(cl.stdout, fmt.Sprintf("Issuer %d", i+1), c)
 	}
-	printCert(stdout, "RA", a.RA)
-	fmt.Fprintf(stdout, "  Key usage: %s\n", pki.KeyUsageString(a.RA.KeyUsage))
+	printCert(cl.stdout, "RA", a.RA)
+	fmt.Fprintf(cl.stdout, "  Key usage: %s\n", pki.KeyUsageString(a.RA.KeyUsage))
 	return nil
 }
 
@@ -71,29 +97,25 @@ func keyDescription(pub crypto.PublicKey) string {
 	return fmt.Sprintf("%T", pub)
 }
 
-func runCAImport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var c commonFlags
-	fs := newFlagSet("ca import", getenv, stderr, &c)
-	caFile := fs.String("ca", "", "PKCS#12 file with the CA certificate, its key and its chain (required)")
-	raFile := fs.String("ra", "", "PKCS#12 file with the RA certificate and key, issued by that CA (required)")
-	pwFile := fs.String("password-file", "", "file whose first line is the password of both PKCS#12 files (required)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *caFile == "" || *raFile == "" || *pwFile == "" {
+// caImportFlags are the flags of ca import.
+type caImportFlags struct {
+	caFile, raFile, pwFile string
+}
+
+func runCAImport(ctx context.Context, cl *cli, f caImportFlags) error {
+	if f.caFile == "" || f.raFile == "" || f.pwFile == "" {
 		return usageError{"ca import needs --ca, --ra and --password-file"}
 	}
-	pw, err := os.ReadFile(*pwFile)
+	pw, err := os.ReadFile(f.pwFile)
 	if err != nil {
 		return fmt.Errorf("read password file: %w", err)
 	}
 	password := strings.TrimRight(strings.SplitN(string(pw), "\n", 2)[0], "\r")
-	a, err := loadPKCS12Pair(*caFile, *raFile, password)
+	a, err := loadPKCS12Pair(f.caFile, f.raFile, password)
 	if err != nil {
 		return err
 	}
-	log := logger(stderr)
-	e, err := open(ctx, c, setupOptions{skipCA: true}, getenv, stdout, log)
+	e, err := cl.open(ctx, setupOptions{skipCA: true})
 	if err != nil {
 		return err
 	}
@@ -107,9 +129,9 @@ func runCAImport(ctx context.Context, args []string, getenv func(string) string,
 	if err := e.db.ReplaceAuthorities(ctx, caRow, raRow, audit); err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, "Imported; a running server switches to them within a second.")
-	printCert(stdout, "CA", a.CA)
-	printCert(stdout, "RA", a.RA)
+	fmt.Fprintln(cl.stdout, "Imported; a running server switches to them within a second.")
+	printCert(cl.stdout, "CA", a.CA)
+	printCert(cl.stdout, "RA", a.RA)
 	return nil
 }
 

@@ -3,40 +3,60 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 
 	"github.com/scepgate/scepgate/model"
+	"github.com/spf13/cobra"
 )
 
-func runCert(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "revoke" {
-		return usageError{"usage: scepgate cert revoke --serial HEX [--reason keyCompromise]"}
+func newCertCmd(cl *cli) *cobra.Command {
+	cert := group(&cobra.Command{
+		Use:   "cert",
+		Short: "Revoke issued certificates",
+		Long:  `The cert commands work on the certificates the CA issued.`,
+	})
+	var f certRevokeFlags
+	revoke := &cobra.Command{
+		Use:   "revoke",
+		Short: "Revoke a certificate by serial",
+		Long: `Revoke marks the certificate with serial number --serial (in hex, as the
+portal shows it) as revoked for --reason, and updates the CRL so that
+relying parties learn of it.`,
+		Example: `  scepgate cert revoke --serial 3f2a9c0d51e4b7a8 --reason keyCompromise`,
+		Args:    exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runCertRevoke(cmd.Context(), cl, f)
+		},
 	}
-	var c commonFlags
-	fs := newFlagSet("cert revoke", getenv, stderr, &c)
-	serial := fs.String("serial", "", "serial number of the certificate, in hex (required)")
-	reasonName := fs.String("reason", "unspecified", "RFC 5280 reason: unspecified, keyCompromise, affiliationChanged, superseded, cessationOfOperation, certificateHold, privilegeWithdrawn")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	if *serial == "" {
+	fs := revoke.Flags()
+	fs.StringVar(&f.serial, "serial", "", "serial number of the certificate, in hex (required)")
+	fs.StringVar(&f.reason, "reason", "unspecified", "RFC 5280 reason: unspecified, keyCompromise, affiliationChanged, superseded, cessationOfOperation, certificateHold, privilegeWithdrawn")
+	cert.AddCommand(revoke)
+	return cert
+}
+
+// certRevokeFlags are the flags of cert revoke.
+type certRevokeFlags struct {
+	serial, reason string
+}
+
+func runCertRevoke(ctx context.Context, cl *cli, f certRevokeFlags) error {
+	if f.serial == "" {
 		return usageError{"cert revoke needs --serial"}
 	}
-	reason, err := model.ParseRevocationReason(*reasonName)
+	reason, err := model.ParseRevocationReason(f.reason)
 	if err != nil {
 		return usageError{model.ErrorMessage(err)}
 	}
-	log := logger(stderr)
-	e, err := open(ctx, c, setupOptions{}, getenv, stdout, log)
+	e, err := cl.open(ctx, setupOptions{})
 	if err != nil {
 		return err
 	}
 	defer e.close()
 	svc := e.service()
-	cert, err := svc.Revoke(ctx, *serial, reason, "cli", "local")
+	cert, err := svc.Revoke(ctx, f.serial, reason, "cli", "local")
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Certificate %s (%s) is revoked (%s); the CRL is updated.\n", cert.Serial, cert.Subject, *reasonName)
+	fmt.Fprintf(cl.stdout, "Certificate %s (%s) is revoked (%s); the CRL is updated.\n", cert.Serial, cert.Subject, f.reason)
 	return nil
 }

@@ -12,33 +12,71 @@ import (
 
 	"github.com/scepgate/scepgate/internal/properties"
 	"github.com/scepgate/scepgate/model"
+	"github.com/spf13/cobra"
 	"golang.org/x/crypto/bcrypt"
 )
 
-const handlersUsage = "usage: scepgate handlers list | scepgate handlers import FILE | scepgate handlers alias [--mscep-admin NAME] [--mscep NAME]"
-
-func runHandlers(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usageError{handlersUsage}
+func newHandlersCmd(cl *cli) *cobra.Command {
+	h := group(&cobra.Command{
+		Use:   "handlers",
+		Short: "List, import and alias the SCEP handlers",
+		Long: `The handlers commands work on handlers, the SCEP-facing URLs under
+/pgwy/scep/<filter>: SCEP endpoints (format scep) bound to a token procedure
+and NDES challenge endpoints (format scep-ndes). They list them, create or
+update them from the reference's handler.N.* properties file, and choose
+which handlers serve Microsoft's NDES paths.`,
+	})
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the handlers and the Microsoft NDES path aliases",
+		Long: `List prints each handler, one a line: name, format, enabled or disabled and
+its path; then which handlers serve /certsrv/mscep_admin/ and
+/certsrv/mscep/mscep.dll.`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runHandlersList(cmd.Context(), cl)
+		},
 	}
-	switch args[0] {
-	case "list":
-		return runHandlersList(ctx, args[1:], getenv, stdout, stderr)
-	case "import":
-		return runHandlersImport(ctx, args[1:], getenv, stdout, stderr)
-	case "alias":
-		return runHandlersAlias(ctx, args[1:], getenv, stdout, stderr)
+	imp := &cobra.Command{
+		Use:   "import FILE",
+		Short: "Create or update handlers from a handler.N.* properties file",
+		Long: `Import reads FILE, a properties file with the reference's handler.N.*
+settings (filter, format, tokenprocedure, ndesUsername, ndesPassword,
+ndesChallengeValidity, and scepgate's own name, enabled, allowLegacyCiphers,
+ndesPasswordLength, ndesPasswordCap, ndesByteOrderMark), and creates the
+handlers it describes or updates those with the same filter. It warns about
+keys it does not know and skips them; if any value cannot be imported as
+written, it says which and imports nothing. Running servers use the new
+settings within a second.`,
+		Example: `  scepgate handlers import handlers.properties`,
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runHandlersImport(cmd.Context(), cl, args[0])
+		},
 	}
-	return usageError{fmt.Sprintf("unknown handlers command %q: use list, import or alias", args[0])}
+	var af handlersAliasFlags
+	alias := &cobra.Command{
+		Use:   "alias",
+		Short: "Map /certsrv/mscep_admin/ and /certsrv/mscep/mscep.dll to handlers",
+		Long: `Alias chooses the handlers that serve Microsoft's NDES paths, so that MDMs
+and devices set up for NDES work unchanged: --mscep-admin names an NDES
+challenge handler (format scep-ndes) for /certsrv/mscep_admin/, --mscep a
+SCEP handler (format scep) for /certsrv/mscep/mscep.dll. Without flags it
+prints the current choice.`,
+		Example: `  scepgate handlers alias --mscep-admin ndeschallenge --mscep ndesrequest`,
+		Args:    exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runHandlersAlias(cmd.Context(), cl, af)
+		},
+	}
+	alias.Flags().StringVar(&af.admin, "mscep-admin", "", "NDES challenge handler (format scep-ndes) that serves /certsrv/mscep_admin/")
+	alias.Flags().StringVar(&af.mscep, "mscep", "", "SCEP handler (format scep) that serves /certsrv/mscep/mscep.dll")
+	h.AddCommand(list, imp, alias)
+	return h
 }
 
-func runHandlersList(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var c commonFlags
-	fs := newFlagSet("handlers list", getenv, stderr, &c)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	e, err := open(ctx, c, setupOptions{}, getenv, stdout, logger(stderr))
+func runHandlersList(ctx context.Context, cl *cli) error {
+	e, err := cl.open(ctx, setupOptions{})
 	if err != nil {
 		return err
 	}
@@ -56,9 +94,9 @@ func runHandlersList(ctx context.Context, args []string, getenv func(string) str
 		if !h.Enabled {
 			state = "disabled"
 		}
-		fmt.Fprintf(stdout, "%-20s %-10s %-9s %s\n", h.Name, h.Format, state, h.Path())
+		fmt.Fprintf(cl.stdout, "%-20s %-10s %-9s %s\n", h.Name, h.Format, state, h.Path())
 	}
-	printAliases(stdout, aliases)
+	printAliases(cl.stdout, aliases)
 	return nil
 }
 
@@ -67,32 +105,27 @@ func printAliases(w io.Writer, a model.Aliases) {
 	fmt.Fprintf(w, "/certsrv/mscep/mscep.dll is served by handler %s\n", a.MSCEP)
 }
 
-func runHandlersAlias(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var c commonFlags
-	fs := newFlagSet("handlers alias", getenv, stderr, &c)
-	admin := fs.String("mscep-admin", "", "NDES challenge handler (format scep-ndes) that serves /certsrv/mscep_admin/")
-	mscep := fs.String("mscep", "", "SCEP handler (format scep) that serves /certsrv/mscep/mscep.dll")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError{handlersUsage}
-	}
-	e, err := open(ctx, c, setupOptions{}, getenv, stdout, logger(stderr))
+// handlersAliasFlags are the flags of handlers alias.
+type handlersAliasFlags struct {
+	admin, mscep string
+}
+
+func runHandlersAlias(ctx context.Context, cl *cli, f handlersAliasFlags) error {
+	e, err := cl.open(ctx, setupOptions{})
 	if err != nil {
 		return err
 	}
 	defer e.close()
-	if *admin != "" || *mscep != "" {
+	if f.admin != "" || f.mscep != "" {
 		var detail []string
-		if *admin != "" {
-			detail = append(detail, "/certsrv/mscep_admin/ -> "+*admin)
+		if f.admin != "" {
+			detail = append(detail, "/certsrv/mscep_admin/ -> "+f.admin)
 		}
-		if *mscep != "" {
-			detail = append(detail, "/certsrv/mscep/mscep.dll -> "+*mscep)
+		if f.mscep != "" {
+			detail = append(detail, "/certsrv/mscep/mscep.dll -> "+f.mscep)
 		}
 		audit := &model.AuditEvent{Actor: "cli", Action: "handlers.alias", ClientAddr: "local", Target: "aliases", Detail: strings.Join(detail, "; ")}
-		if err := e.db.SetAliases(ctx, model.Aliases{MSCEPAdmin: *admin, MSCEP: *mscep}, audit); err != nil {
+		if err := e.db.SetAliases(ctx, model.Aliases{MSCEPAdmin: f.admin, MSCEP: f.mscep}, audit); err != nil {
 			return err
 		}
 	}
@@ -100,20 +133,11 @@ func runHandlersAlias(ctx context.Context, args []string, getenv func(string) st
 	if err != nil {
 		return err
 	}
-	printAliases(stdout, a)
+	printAliases(cl.stdout, a)
 	return nil
 }
 
-func runHandlersImport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var c commonFlags
-	fs := newFlagSet("handlers import", getenv, stderr, &c)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return usageError{"usage: scepgate handlers import FILE (a properties file with handler.N.* settings)"}
-	}
-	file := fs.Arg(0)
+func runHandlersImport(ctx context.Context, cl *cli, file string) error {
 	f, err := os.Open(file)
 	if err != nil {
 		return fmt.Errorf("read the handlers file: %w", err)
@@ -123,7 +147,7 @@ func runHandlersImport(ctx context.Context, args []string, getenv func(string) s
 	if err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
-	e, err := open(ctx, c, setupOptions{}, getenv, stdout, logger(stderr))
+	e, err := cl.open(ctx, setupOptions{})
 	if err != nil {
 		return err
 	}
@@ -133,13 +157,13 @@ func runHandlersImport(ctx context.Context, args []string, getenv func(string) s
 		return err
 	}
 	plan, err := planImport(props, cfg, func(format string, args ...any) {
-		fmt.Fprintf(stderr, "scepgate: warning: "+format+"\n", args...)
+		fmt.Fprintf(cl.stderr, "scepgate: warning: "+format+"\n", args...)
 	})
 	if err != nil {
 		return err
 	}
 	if len(plan.changes) == 0 {
-		fmt.Fprintf(stdout, "Nothing to change: the %d handlers in %s are already set up as the file says.\n", plan.handlers, file)
+		fmt.Fprintf(cl.stdout, "Nothing to change: the %d handlers in %s are already set up as the file says.\n", plan.handlers, file)
 		return nil
 	}
 	var hs []model.Handler
@@ -154,9 +178,9 @@ func runHandlersImport(ctx context.Context, args []string, getenv func(string) s
 		return err
 	}
 	for _, s := range summary {
-		fmt.Fprintln(stdout, s+".")
+		fmt.Fprintln(cl.stdout, s+".")
 	}
-	fmt.Fprintf(stdout, "Imported %s: %d of %d handlers changed; running servers use them within a second.\n", file, len(plan.changes), plan.handlers)
+	fmt.Fprintf(cl.stdout, "Imported %s: %d of %d handlers changed; running servers use them within a second.\n", file, len(plan.changes), plan.handlers)
 	return nil
 }
 

@@ -4,12 +4,15 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func main() {
@@ -19,69 +22,41 @@ func main() {
 	os.Exit(code)
 }
 
-const usage = `scepgate: a SCEP gateway with NDES-compatible one-time passwords.
-
-Usage:
-  scepgate serve                 run the server (creates the data folder on first start)
-  scepgate ca show               print the CA and RA certificates
-  scepgate ca import             import a CA and RA from PKCS#12 files
-  scepgate registration add      pre-register one enrollment
-  scepgate handlers list         list the handlers and the Microsoft NDES path aliases
-  scepgate handlers import FILE  create or update handlers from a handler.N.* properties file
-  scepgate handlers alias        map /certsrv/mscep_admin/ and /certsrv/mscep/mscep.dll to handlers
-  scepgate registration pending  list enrollments waiting for approval
-  scepgate registration approve ID | reject ID [--reason TEXT]
-  scepgate cert revoke           revoke a certificate by serial
-
-Every command takes --data DIR (SCEPGATE_DATA, default ./data) and
---database DSN (SCEPGATE_DATABASE, default the SQLite file DIR/scepgate.db).
-Run "scepgate COMMAND -h" for the flags of a command.
-`
-
-// run executes the command in args and returns the process exit code.
+// run executes the command in args and returns the process exit code:
+// 0 when it succeeded, 2 for a mistake in the command line, 1 for any
+// other error.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
+	if args == nil {
+		args = []string{} // cobra reads os.Args when given nil
 	}
-	var err error
-	switch args[0] {
-	case "serve":
-		err = runServe(ctx, args[1:], getenv, stdout, stderr)
-	case "ca":
-		err = runCA(ctx, args[1:], getenv, stdout, stderr)
-	case "registration":
-		err = runRegistration(ctx, args[1:], getenv, stdout, stderr)
-	case "handlers":
-		err = runHandlers(ctx, args[1:], getenv, stdout, stderr)
-	case "cert":
-		err = runCert(ctx, args[1:], getenv, stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+	root := newRootCmd(&cli{getenv: getenv, stdout: stdout, stderr: stderr})
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
 		return 0
-	default:
-		fmt.Fprintf(stderr, "scepgate: unknown command %q\n\n%s", args[0], usage)
-		return 2
 	}
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
+	if cmd == nil {
+		cmd = root
 	}
 	var ue usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(stderr, "scepgate: %s\n", ue.msg)
+		if ue.msg != "" {
+			fmt.Fprintf(stderr, "scepgate: %s\n", ue.msg)
+			fmt.Fprintf(stderr, "Run %q for usage.\n", cmd.CommandPath()+" --help")
+		}
 		return 2
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "scepgate: %s\n", message(err))
-		return 1
-	}
-	return 0
+	fmt.Fprintf(stderr, "scepgate: %s\n", message(err))
+	return 1
 }
 
-// usageError is a mistake in the command line.
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
+// cli is what every command works with: the process's environment and
+// output, and the flags all commands share.
+type cli struct {
+	getenv         func(string) string
+	stdout, stderr io.Writer
+	common         commonFlags
+}
 
 // commonFlags are the flags every command takes.
 type commonFlags struct {
@@ -89,14 +64,140 @@ type commonFlags struct {
 	database string
 }
 
-// newFlagSet returns a flag set with the common flags, whose defaults
-// fall back to the environment.
-func newFlagSet(name string, getenv func(string) string, stderr io.Writer, c *commonFlags) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&c.data, "data", envOr(getenv, "SCEPGATE_DATA", "./data"), "data folder (SCEPGATE_DATA)")
-	fs.StringVar(&c.database, "database", getenv("SCEPGATE_DATABASE"), "database: a SQLite file path or a postgres:// URL (SCEPGATE_DATABASE; default DATA/scepgate.db)")
-	return fs
+// open opens the data folder the common flags name, creating what is
+// missing (see open), and logs to standard error.
+func (cl *cli) open(ctx context.Context, o setupOptions) (*env, error) {
+	return open(ctx, cl.common, o, cl.getenv, cl.stdout, logger(cl.stderr))
+}
+
+const rootLong = `scepgate is a SCEP gateway with a built-in certificate authority,
+Microsoft NDES-compatible one-time challenge passwords and an admin portal.
+
+Every command works on a data folder (--data, env SCEPGATE_DATA, default
+./data) and its database (--database, env SCEPGATE_DATABASE: a SQLite file,
+by default DATA/scepgate.db, or a postgres:// URL), and works while the
+server runs. The first command to open a data folder creates what is
+missing: the folder, the master key file that encrypts the CA and RA keys
+(or set SCEPGATE_MASTER_KEY), the database, the CA and RA, and the
+reference's procedures, handlers and admin user (SCEPGATE_ADMIN_PASSWORD and
+SCEPGATE_NDES_PASSWORD choose the passwords of admin and ndesadmin;
+otherwise they are generated and shown once).
+
+Flags take two dashes (--data, not -data) and may come before or after
+the command and its arguments.`
+
+// newRootCmd returns the scepgate command with all its subcommands.
+func newRootCmd(cl *cli) *cobra.Command {
+	root := &cobra.Command{
+		Use:     "scepgate",
+		Short:   "A SCEP gateway with NDES-compatible one-time passwords",
+		Long:    rootLong,
+		Version: version(),
+		// run prints errors and decides when usage helps.
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		CompletionOptions: cobra.CompletionOptions{
+			DisableDefaultCmd: true,
+		},
+	}
+	group(root)
+	root.SetVersionTemplate("{{.Version}}")
+	root.SetOut(cl.stdout)
+	root.SetErr(cl.stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return usageError{err.Error()}
+	})
+	pf := root.PersistentFlags()
+	cl.envString(pf, &cl.common.data, envFlag{name: "data", env: "SCEPGATE_DATA", def: "./data",
+		help: "data folder"})
+	cl.envString(pf, &cl.common.database, envFlag{name: "database", env: "SCEPGATE_DATABASE", shownDef: "the SQLite file DATA/scepgate.db",
+		help: "database: a SQLite file path or a postgres:// URL"})
+	root.AddCommand(
+		newServeCmd(cl),
+		newCACmd(cl),
+		newRegistrationCmd(cl),
+		newHandlersCmd(cl),
+		newCertCmd(cl),
+		newVersionCmd(cl),
+	)
+	return root
+}
+
+// usageError is a mistake in the command line. One with an empty message
+// has already been explained to the user.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// group makes cmd a command that only groups subcommands: run alone, it
+// prints its help on standard error and fails as a usage error; run with
+// an argument that is no subcommand, it says so and suggests the nearest
+// names.
+func group(cmd *cobra.Command) *cobra.Command {
+	cmd.SuggestionsMinimumDistance = 2
+	cmd.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t") + "\n"
+		}
+		return usageError{msg}
+	}
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		cmd.SetOut(cmd.ErrOrStderr())
+		_ = cmd.Help()
+		return usageError{}
+	}
+	return cmd
+}
+
+// exactArgs is the Args of a command that takes n arguments, named in its
+// Use after the command name; any other number is a usage error.
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) == n {
+			return nil
+		}
+		got := "none"
+		if len(args) > 0 {
+			got = fmt.Sprintf("%q", strings.Join(args, " "))
+		}
+		if n == 0 {
+			return usageError{fmt.Sprintf("%s takes no arguments, but got %s. Quote flag values that contain spaces.", cmd.CommandPath(), got)}
+		}
+		want := "one argument"
+		if n != 1 {
+			want = fmt.Sprintf("%d arguments", n)
+		}
+		names := strings.Join(strings.Fields(cmd.Use)[1:], " ")
+		return usageError{fmt.Sprintf("%s needs %s, %s, but got %s.", cmd.CommandPath(), want, names, got)}
+	}
+}
+
+// envFlag describes a string flag whose default comes from the
+// environment.
+type envFlag struct {
+	name     string
+	env      string // the environment variable that sets the default
+	def      string // the default when env is unset or empty
+	shownDef string // how the help describes the default, when def does not say it
+	help     string
+}
+
+// envString defines f on fs, storing into p. Its help names the
+// environment variable and the default.
+func (cl *cli) envString(fs *pflag.FlagSet, p *string, f envFlag) {
+	shown := f.shownDef
+	if shown == "" {
+		shown = f.def
+	}
+	fs.StringVar(p, f.name, envOr(cl.getenv, f.env, f.def), fmt.Sprintf("%s (env %s, default %s)", f.help, f.env, shown))
+	// The help says the default already; and the value taken from the
+	// environment (a postgres:// URL with its password, say) is not for
+	// printing.
+	fs.Lookup(f.name).DefValue = ""
 }
 
 func envOr(getenv func(string) string, key, def string) string {

@@ -4,64 +4,138 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
-	"io"
 	"strconv"
 	"time"
 
 	"github.com/scepgate/scepgate/enroll"
+	"github.com/spf13/cobra"
 )
 
-func runRegistration(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usageError{"usage: scepgate registration add|pending|approve|reject ..."}
+func newRegistrationCmd(cl *cli) *cobra.Command {
+	reg := group(&cobra.Command{
+		Use:   "registration",
+		Short: "Pre-register enrollments and approve or reject pending ones",
+		Long: `The registration commands work on enrollment registrations: the records
+that authorise an enrollment and then document it. Add pre-registers a
+device with a static challenge password; pending, approve and reject decide
+the enrollments that wait for an administrator.`,
+	})
+	var af registrationAddFlags
+	add := &cobra.Command{
+		Use:   "add",
+		Short: "Pre-register one enrollment",
+		Long: `Add opens a registration that authorises one enrollment: a device that
+enrolls through a handler of --token-procedure with --password as its
+challenge password gets a certificate, once, within --valid-for. With
+--subject-cn or --dns, the CSR must also carry that common name or DNS name.`,
+		Example: `  scepgate registration add --token-procedure "SCEP Registration and Enroll Procedure" \
+      --password 'device-secret' --subject-cn router-7 --valid-for 24h`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runRegistrationAdd(cmd.Context(), cl, af)
+		},
 	}
-	switch args[0] {
-	case "add":
-	case "pending":
-		return runRegistrationPending(ctx, args[1:], getenv, stdout, stderr)
-	case "approve", "reject":
-		return runRegistrationDecide(ctx, args[0], args[1:], getenv, stdout, stderr)
-	default:
-		return usageError{fmt.Sprintf("unknown registration command %q: use add, pending, approve or reject", args[0])}
+	fs := add.Flags()
+	fs.StringVar(&af.tokenProc, "token-procedure", "", "token procedure whose handlers accept the enrollment (required)")
+	fs.StringVar(&af.password, "password", "", "challenge password the device puts in its CSR (required, at least 8 characters)")
+	fs.StringVar(&af.cn, "subject-cn", "", "common name the CSR must carry (optional)")
+	fs.StringVar(&af.dns, "dns", "", "DNS name the CSR must carry (optional)")
+	fs.DurationVar(&af.validFor, "valid-for", 7*24*time.Hour, "how long the registration stays open")
+
+	pending := &cobra.Command{
+		Use:   "pending",
+		Short: "List enrollments waiting for approval",
+		Long: `Pending lists the enrollments that wait for an administrator, one a line:
+registration ID, when the device asked, the subject of its CSR, the SCEP
+transaction ID and the device's address. Approve or reject them by ID.`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runRegistrationPending(cmd.Context(), cl)
+		},
 	}
-	var c commonFlags
-	fs := newFlagSet("registration add", getenv, stderr, &c)
-	tokenProc := fs.String("token-procedure", "", "token procedure whose handlers accept the enrollment (required)")
-	password := fs.String("password", "", "challenge password the device puts in its CSR (required, at least 8 characters)")
-	cn := fs.String("subject-cn", "", "common name the CSR must carry (optional)")
-	dns := fs.String("dns", "", "DNS name the CSR must carry (optional)")
-	validFor := fs.Duration("valid-for", 7*24*time.Hour, "how long the registration stays open")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
+
+	approve := &cobra.Command{
+		Use:   "approve ID",
+		Short: "Approve a pending enrollment and issue its certificate",
+		Long: `Approve issues the certificate a pending enrollment asked for; the device
+gets it at its next poll. ID is the registration ID that "scepgate
+registration pending" lists.`,
+		Example: `  scepgate registration approve 7`,
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := registrationID(args[0])
+			if err != nil {
+				return err
+			}
+			return runRegistrationDecide(cmd.Context(), cl, "approve", id, "")
+		},
 	}
-	if *tokenProc == "" || *password == "" {
+	// Approve once shared its flags with reject; --reason stays accepted,
+	// and hidden, so that scripts that pass it keep working.
+	approve.Flags().String("reason", "", "ignored")
+	_ = approve.Flags().MarkHidden("reason")
+
+	var reason string
+	reject := &cobra.Command{
+		Use:   "reject ID",
+		Short: "Reject a pending enrollment",
+		Long: `Reject refuses a pending enrollment; the device's next poll gets FAILURE.
+ID is the registration ID that "scepgate registration pending" lists; the
+reason goes into the registration and the audit log.`,
+		Example: `  scepgate registration reject 7 --reason "not one of our devices"`,
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := registrationID(args[0])
+			if err != nil {
+				return err
+			}
+			return runRegistrationDecide(cmd.Context(), cl, "reject", id, reason)
+		},
+	}
+	reject.Flags().StringVar(&reason, "reason", "", "why the request is rejected")
+
+	reg.AddCommand(add, pending, approve, reject)
+	return reg
+}
+
+// registrationID parses the ID argument of approve and reject.
+func registrationID(arg string) (int64, error) {
+	id, err := strconv.ParseInt(arg, 10, 64)
+	if err != nil {
+		return 0, usageError{fmt.Sprintf("%q is not a registration ID. Run \"scepgate registration pending\" to see the IDs.", arg)}
+	}
+	return id, nil
+}
+
+// registrationAddFlags are the flags of registration add.
+type registrationAddFlags struct {
+	tokenProc, password, cn, dns string
+	validFor                     time.Duration
+}
+
+func runRegistrationAdd(ctx context.Context, cl *cli, f registrationAddFlags) error {
+	if f.tokenProc == "" || f.password == "" {
 		return usageError{"registration add needs --token-procedure and --password"}
 	}
-	log := logger(stderr)
-	e, err := open(ctx, c, setupOptions{}, getenv, stdout, log)
+	e, err := cl.open(ctx, setupOptions{})
 	if err != nil {
 		return err
 	}
 	defer e.close()
 	svc := e.service()
 	r, err := svc.AddPreRegistration(ctx, enroll.PreRegistration{
-		TokenProcedure: *tokenProc, Password: *password, SubjectCN: *cn, DNSName: *dns,
-		ValidFor: *validFor, RequestedBy: "cli", ClientAddr: "local",
+		TokenProcedure: f.tokenProc, Password: f.password, SubjectCN: f.cn, DNSName: f.dns,
+		ValidFor: f.validFor, RequestedBy: "cli", ClientAddr: "local",
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Registration %d is open until %s for token procedure %q.\n", r.ID, r.ExpiresAt.Format(time.RFC3339), *tokenProc)
+	fmt.Fprintf(cl.stdout, "Registration %d is open until %s for token procedure %q.\n", r.ID, r.ExpiresAt.Format(time.RFC3339), f.tokenProc)
 	return nil
 }
 
-func runRegistrationPending(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var c commonFlags
-	fs := newFlagSet("registration pending", getenv, stderr, &c)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	e, err := open(ctx, c, setupOptions{}, getenv, stdout, logger(stderr))
+func runRegistrationPending(ctx context.Context, cl *cli) error {
+	e, err := cl.open(ctx, setupOptions{})
 	if err != nil {
 		return err
 	}
@@ -71,7 +145,7 @@ func runRegistrationPending(ctx context.Context, args []string, getenv func(stri
 		return err
 	}
 	if len(regs) == 0 {
-		fmt.Fprintln(stdout, "No enrollment waits for approval.")
+		fmt.Fprintln(cl.stdout, "No enrollment waits for approval.")
 		return nil
 	}
 	for _, r := range regs {
@@ -79,43 +153,29 @@ func runRegistrationPending(ctx context.Context, args []string, getenv func(stri
 		if csr, err := x509.ParseCertificateRequest(r.CSR); err == nil {
 			subject = csr.Subject.String()
 		}
-		fmt.Fprintf(stdout, "%d\t%s\t%q\ttransaction %s\tfrom %s\n", r.ID, r.UsedAt.Format(time.RFC3339), subject, r.TransactionID, r.ClientAddr)
+		fmt.Fprintf(cl.stdout, "%d\t%s\t%q\ttransaction %s\tfrom %s\n", r.ID, r.UsedAt.Format(time.RFC3339), subject, r.TransactionID, r.ClientAddr)
 	}
 	return nil
 }
 
-func runRegistrationDecide(ctx context.Context, verb string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var c commonFlags
-	fs := newFlagSet("registration "+verb, getenv, stderr, &c)
-	reason := fs.String("reason", "", "why the request is rejected (reject only)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return usageError{fmt.Sprintf("usage: scepgate registration %s ID", verb)}
-	}
-	id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
-	if err != nil {
-		return usageError{fmt.Sprintf("%q is not a registration ID", fs.Arg(0))}
-	}
-	log := logger(stderr)
-	e, err := open(ctx, c, setupOptions{}, getenv, stdout, log)
+func runRegistrationDecide(ctx context.Context, cl *cli, verb string, id int64, reason string) error {
+	e, err := cl.open(ctx, setupOptions{})
 	if err != nil {
 		return err
 	}
 	defer e.close()
 	svc := e.service()
 	if verb == "reject" {
-		if err := svc.Reject(ctx, id, *reason, "cli"); err != nil {
+		if err := svc.Reject(ctx, id, reason, "cli"); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "Registration %d is rejected; the device's next poll gets FAILURE.\n", id)
+		fmt.Fprintf(cl.stdout, "Registration %d is rejected; the device's next poll gets FAILURE.\n", id)
 		return nil
 	}
 	cert, err := svc.Approve(ctx, id, "cli")
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Registration %d is approved: certificate %s for %s; the device gets it at its next poll.\n", id, cert.Serial, cert.Subject)
+	fmt.Fprintf(cl.stdout, "Registration %d is approved: certificate %s for %s; the device gets it at its next poll.\n", id, cert.Serial, cert.Subject)
 	return nil
 }

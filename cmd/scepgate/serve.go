@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"runtime/debug"
@@ -13,33 +12,62 @@ import (
 	"github.com/scepgate/scepgate/enroll"
 	"github.com/scepgate/scepgate/handlers"
 	"github.com/scepgate/scepgate/web"
+	"github.com/spf13/cobra"
 )
 
-func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var c commonFlags
-	fs := newFlagSet("serve", getenv, stderr, &c)
-	listen := fs.String("listen", envOr(getenv, "SCEPGATE_LISTEN", ":8080"), "address to listen on (SCEPGATE_LISTEN)")
-	publicURL := fs.String("public-url", getenv("SCEPGATE_PUBLIC_URL"), "base URL clients reach this server at; certificates link to their CRL under it (SCEPGATE_PUBLIC_URL; default http://localhost:PORT)")
-	caKey := fs.String("ca-key", envOr(getenv, "SCEPGATE_CA_KEY", "rsa2048"), "key type of a new CA: rsa2048, rsa3072, rsa4096, p256 or p384 (SCEPGATE_CA_KEY)")
-	if err := fs.Parse(args); err != nil {
-		return err
+// serveFlags are the flags of serve.
+type serveFlags struct {
+	listen    string
+	publicURL string
+	caKey     string
+}
+
+func newServeCmd(cl *cli) *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the server (creates the data folder on first start)",
+		Long: `Serve runs the gateway on --listen until it is interrupted (SIGINT or
+SIGTERM): the SCEP handlers under /pgwy/scep/, the Microsoft NDES paths
+/certsrv/mscep/mscep.dll and /certsrv/mscep_admin/, the CRLs and the admin
+portal. On the first start it creates the data folder and prints the
+generated admin and ndesadmin passwords.
+
+It keeps the CRL fresh and expires unused registrations while it runs. GOGC
+sets the garbage collector's target as usual (default 400 here).`,
+		Example: `  scepgate serve --data /var/lib/scepgate --listen :8443 --public-url https://scep.example.com`,
+		Args:    exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd.Context(), cl, f)
+		},
 	}
-	log := logger(stderr)
-	if getenv("GOGC") == "" {
+	fs := cmd.Flags()
+	cl.envString(fs, &f.listen, envFlag{name: "listen", env: "SCEPGATE_LISTEN", def: ":8080",
+		help: "address to listen on"})
+	cl.envString(fs, &f.publicURL, envFlag{name: "public-url", env: "SCEPGATE_PUBLIC_URL", shownDef: "http://localhost:PORT",
+		help: "base URL clients reach this server at; certificates link to their CRL under it"})
+	cl.envString(fs, &f.caKey, envFlag{name: "ca-key", env: "SCEPGATE_CA_KEY", def: "rsa2048",
+		help: "key type of a new CA: rsa2048, rsa3072, rsa4096, p256 or p384"})
+	return cmd
+}
+
+func runServe(ctx context.Context, cl *cli, f serveFlags) error {
+	if cl.getenv("GOGC") == "" {
 		// The enrollment path allocates little but often; memory is cheaper
 		// than the collector's CPU on a busy gateway. GOGC overrides it.
 		debug.SetGCPercent(400)
 	}
-	e, err := open(ctx, c, setupOptions{caKeyType: *caKey}, getenv, stdout, log)
+	e, err := cl.open(ctx, setupOptions{caKeyType: f.caKey})
 	if err != nil {
 		return err
 	}
 	defer e.close()
+	log := e.log
 
-	if *publicURL == "" {
-		*publicURL = defaultPublicURL(*listen)
+	if f.publicURL == "" {
+		f.publicURL = defaultPublicURL(f.listen)
 	}
-	if err := e.db.SetPublicURL(ctx, strings.TrimRight(*publicURL, "/")); err != nil {
+	if err := e.db.SetPublicURL(ctx, strings.TrimRight(f.publicURL, "/")); err != nil {
 		return err
 	}
 	svc := e.service()
@@ -60,7 +88,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	sweepCtx, stopSweeper := context.WithCancel(ctx)
 	defer stopSweeper()
 	go svc.RunExpirySweeper(sweepCtx, enroll.ExpiryInterval)
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return err
 	}
@@ -72,7 +100,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "data", c.data, "scep", "http://"+displayAddr(ln.Addr())+"/pgwy/scep")
+	log.Info("listening", "addr", ln.Addr().String(), "data", cl.common.data, "scep", "http://"+displayAddr(ln.Addr())+"/pgwy/scep")
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
