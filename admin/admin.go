@@ -109,4 +109,3 @@ func (s *Service) hash(password string) (string, error) {
 	h, err := bcrypt.GenerateFromPassword([]byte(password), s.bcryptCost)
 	return string(h), err
 }
-

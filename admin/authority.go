@@ -109,4 +109,3 @@ func (s *Service) RevokeCertificate(ctx context.Context, actor Actor, id int64, 
 	}
 	return s.Revoke(ctx, actor, c.Serial, reason)
 }
-

@@ -61,9 +61,9 @@ type PortalDeps struct {
 func NewPortal(d PortalDeps) *Portal {
 	ca := &handlers.CAPage{Snapshot: d.Service, Now: d.Now}
 	return &Portal{
-		Sessions:  &handlers.Sessions{Store: d.Store, Now: d.Now, Rand: d.Rand, Log: d.Log, Throttle: d.Throttle},
-		Dashboard: &handlers.Dashboard{Store: d.Store, Snapshot: d.Service, Now: d.Now},
-		CA:        ca,
+		Sessions:      &handlers.Sessions{Store: d.Store, Now: d.Now, Rand: d.Rand, Log: d.Log, Throttle: d.Throttle},
+		Dashboard:     &handlers.Dashboard{Store: d.Store, Snapshot: d.Service, Now: d.Now},
+		CA:            ca,
 		CAImport:      &handlers.CAImport{Admin: d.Admin, Page: ca},
 		Procedures:    &handlers.Procedures{Store: d.Store, Admin: d.Admin},
 		Handlers:      &handlers.Handlers{Store: d.Store, Admin: d.Admin},
