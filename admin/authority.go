@@ -15,11 +15,16 @@ type CAImport struct {
 	Password       string
 }
 
-// ImportCA replaces the CA and RA with those of in, after checking that
-// the CA can issue and that the RA is issued by it for digitalSignature,
-// keyEncipherment and serverAuth. Devices get certificates from the new
-// CA from the next request on; the old CA's CRL stays published.
-func (s *Service) ImportCA(ctx context.Context, actor Actor, in CAImport) (*pki.Authority, error) {
+// CheckedCA is a CA and RA that passed CheckCAImport, ready for ImportCA.
+type CheckedCA struct{ a *pki.Authority }
+
+// Authority returns the CA and RA that were checked.
+func (c *CheckedCA) Authority() *pki.Authority { return c.a }
+
+// CheckCAImport reads in and checks that the CA can issue and that the RA
+// is issued by it for digitalSignature, keyEncipherment and serverAuth.
+// It touches no data, so a door can refuse bad files before opening any.
+func CheckCAImport(in CAImport) (*CheckedCA, error) {
 	var f fieldErrors
 	for _, file := range []struct {
 		field string
@@ -45,6 +50,14 @@ func (s *Service) ImportCA(ctx context.Context, actor Actor, in CAImport) (*pki.
 	if err != nil {
 		return nil, err
 	}
+	return &CheckedCA{a: a}, nil
+}
+
+// ImportCA replaces the CA and RA with those CheckCAImport accepted.
+// Devices get certificates from the new CA from the next request on; the
+// old CA's CRL stays published.
+func (s *Service) ImportCA(ctx context.Context, actor Actor, c *CheckedCA) (*pki.Authority, error) {
+	a := c.a
 	caRow, raRow, err := pki.SealAuthority(a, s.mk)
 	if err != nil {
 		return nil, err

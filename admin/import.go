@@ -177,10 +177,11 @@ func (s *Service) planHandler(fh *fileHandler, cfg *model.Config) (*model.Handle
 	if route == "" {
 		in.Name = "scep"
 	}
+	in.Filter = strings.TrimSpace(filterProp.Value)
 	if old != nil {
+		// Matched by route: slashes at either end do not change the URL.
 		in = HandlerInputOf(old)
 	}
-	in.Filter = strings.TrimSpace(filterProp.Value)
 	if p, ok := fh.settings["format"]; ok {
 		in.Format = strings.ToLower(strings.TrimSpace(p.Value))
 	} else if old == nil {

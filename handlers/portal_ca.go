@@ -104,7 +104,7 @@ func sendCerts(c echo.Context, file string, certs []*x509.Certificate) error {
 
 // CAImporter replaces the CA and RA.
 type CAImporter interface {
-	ImportCA(ctx context.Context, actor admin.Actor, in admin.CAImport) (*pki.Authority, error)
+	ImportCA(ctx context.Context, actor admin.Actor, c *admin.CheckedCA) (*pki.Authority, error)
 }
 
 // CAImport takes a CA and RA from PKCS#12 files uploaded by an
@@ -131,7 +131,10 @@ func (h *CAImport) Import(c echo.Context) error {
 	if len(errs) > 0 {
 		return h.Page.render(c, http.StatusUnprocessableEntity, errs)
 	}
-	_, err := h.Admin.ImportCA(c.Request().Context(), adminActor(c), admin.CAImport{CA: caP12, RA: raP12, Password: c.FormValue("password")})
+	checked, err := admin.CheckCAImport(admin.CAImport{CA: caP12, RA: raP12, Password: c.FormValue("password")})
+	if err == nil {
+		_, err = h.Admin.ImportCA(c.Request().Context(), adminActor(c), checked)
+	}
 	if fe, ok := formErrors(err); ok {
 		return h.Page.render(c, http.StatusUnprocessableEntity, fe)
 	} else if err != nil {

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/scepgate/scepgate/model"
+	"github.com/scepgate/scepgate/admin"
 	"github.com/scepgate/scepgate/pki"
 	"github.com/spf13/cobra"
 )
@@ -111,7 +111,15 @@ func runCAImport(ctx context.Context, cl *cli, f caImportFlags) error {
 		return fmt.Errorf("read password file: %w", err)
 	}
 	password := strings.TrimRight(strings.SplitN(string(pw), "\n", 2)[0], "\r")
-	a, err := loadPKCS12Pair(f.caFile, f.raFile, password)
+	caP12, err := os.ReadFile(f.caFile)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", f.caFile, err)
+	}
+	raP12, err := os.ReadFile(f.raFile)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", f.raFile, err)
+	}
+	checked, err := admin.CheckCAImport(admin.CAImport{CA: caP12, RA: raP12, CAName: f.caFile, RAName: f.raFile, Password: password})
 	if err != nil {
 		return err
 	}
@@ -120,31 +128,12 @@ func runCAImport(ctx context.Context, cl *cli, f caImportFlags) error {
 		return err
 	}
 	defer e.close()
-	caRow, raRow, err := pki.SealAuthority(a, e.mk)
+	a, err := e.admin(e.service()).ImportCA(ctx, admin.CLI, checked)
 	if err != nil {
-		return err
-	}
-	audit := &model.AuditEvent{Actor: "cli", Action: "ca.import", Target: a.CA.Subject.String(),
-		Detail: "imported CA " + pki.SHA256Fingerprint(a.CA) + " and RA " + pki.SHA256Fingerprint(a.RA)}
-	if err := e.db.ReplaceAuthorities(ctx, caRow, raRow, audit); err != nil {
 		return err
 	}
 	fmt.Fprintln(cl.stdout, "Imported; a running server switches to them within a second.")
 	printCert(cl.stdout, "CA", a.CA)
 	printCert(cl.stdout, "RA", a.RA)
 	return nil
-}
-
-// loadPKCS12Pair reads the CA and RA PKCS#12 files and checks that the RA
-// can serve that CA.
-func loadPKCS12Pair(caFile, raFile, password string) (*pki.Authority, error) {
-	caP12, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", caFile, err)
-	}
-	raP12, err := os.ReadFile(raFile)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", raFile, err)
-	}
-	return pki.ParsePKCS12Pair(caP12, raP12, caFile, raFile, password)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/scepgate/scepgate/admin"
 	"github.com/scepgate/scepgate/model"
 	"github.com/spf13/cobra"
 )
@@ -52,8 +53,7 @@ func runCertRevoke(ctx context.Context, cl *cli, f certRevokeFlags) error {
 		return err
 	}
 	defer e.close()
-	svc := e.service()
-	cert, err := svc.Revoke(ctx, f.serial, reason, "cli", "local")
+	cert, err := e.admin(e.service()).Revoke(ctx, admin.CLI, f.serial, reason)
 	if err != nil {
 		return err
 	}

@@ -153,7 +153,7 @@ func TestNDESInterop(t *testing.T) {
 		if code, out, errOut := srv.run(t, "handlers", "alias", "--mscep-admin", "mdm"); code != 0 || !strings.Contains(out, "/certsrv/mscep_admin/ is served by handler mdm") {
 			t.Fatalf("alias: exit %d, output %q %q; want the new mapping", code, out, errOut)
 		}
-		if code, _, errOut := srv.run(t, "handlers", "alias", "--mscep", "mdm"); code != 1 || !strings.Contains(errOut, `needs a handler of format "scep"`) {
+		if code, _, errOut := srv.run(t, "handlers", "alias", "--mscep", "mdm"); code != 1 || !strings.Contains(errOut, `needs a handler of format scep.`) {
 			t.Errorf("alias --mscep to a challenge handler: exit %d, stderr %q; want 1 and the reason", code, errOut)
 		}
 		deadline := time.Now().Add(5 * time.Second)

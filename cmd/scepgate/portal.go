@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/scepgate/scepgate/admin"
 	"github.com/scepgate/scepgate/enroll"
 	"github.com/scepgate/scepgate/model"
 	"github.com/scepgate/scepgate/web"
@@ -15,7 +14,7 @@ import (
 // service.
 func newPortal(e *env, svc *enroll.Service, log *slog.Logger) *web.Portal {
 	return web.NewPortal(web.PortalDeps{
-		Store: e.db, Service: svc, Admin: admin.New(e.db, svc, e.mk, admin.Options{}), Now: time.Now, Rand: rand.Reader, Log: log,
+		Store: e.db, Service: svc, Admin: e.admin(svc), Now: time.Now, Rand: rand.Reader, Log: log,
 		Throttle: model.DefaultThrottlePolicy,
 	})
 }

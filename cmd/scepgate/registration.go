@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/scepgate/scepgate/enroll"
+	"github.com/scepgate/scepgate/admin"
 	"github.com/spf13/cobra"
 )
 
@@ -122,10 +122,8 @@ func runRegistrationAdd(ctx context.Context, cl *cli, f registrationAddFlags) er
 		return err
 	}
 	defer e.close()
-	svc := e.service()
-	r, err := svc.AddPreRegistration(ctx, enroll.PreRegistration{
-		TokenProcedure: f.tokenProc, Password: f.password, SubjectCN: f.cn, DNSName: f.dns,
-		ValidFor: f.validFor, RequestedBy: "cli", ClientAddr: "local",
+	r, err := e.admin(e.service()).AddPreRegistration(ctx, admin.CLI, admin.PreRegistrationInput{
+		TokenProcedure: f.tokenProc, Password: f.password, SubjectCN: f.cn, DNSName: f.dns, ValidFor: f.validFor,
 	})
 	if err != nil {
 		return err
@@ -164,15 +162,15 @@ func runRegistrationDecide(ctx context.Context, cl *cli, verb string, id int64, 
 		return err
 	}
 	defer e.close()
-	svc := e.service()
+	ops := e.admin(e.service())
 	if verb == "reject" {
-		if err := svc.Reject(ctx, id, reason, "cli"); err != nil {
+		if err := ops.Reject(ctx, admin.CLI, id, reason); err != nil {
 			return err
 		}
 		fmt.Fprintf(cl.stdout, "Registration %d is rejected; the device's next poll gets FAILURE.\n", id)
 		return nil
 	}
-	cert, err := svc.Approve(ctx, id, "cli")
+	cert, err := ops.Approve(ctx, admin.CLI, id)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scepgate/scepgate/admin"
 	"github.com/scepgate/scepgate/enroll"
 	"github.com/scepgate/scepgate/model"
 	"github.com/scepgate/scepgate/pki"
@@ -79,6 +80,12 @@ func (e *env) close() { _ = e.db.Close() }
 // service returns the enrollment workflow over e's database and keys.
 func (e *env) service() *enroll.Service {
 	return enroll.NewService(e.db, e.mk, enroll.Options{Logger: e.log})
+}
+
+// admin returns the administrators' operations over e, with svc as the
+// enrollment workflow they approve and revoke through.
+func (e *env) admin(svc *enroll.Service) *admin.Service {
+	return admin.New(e.db, svc, e.mk, admin.Options{})
 }
 
 // logger is how commands log: text lines on standard error.
