@@ -57,11 +57,10 @@ const AuthCacheTTL = time.Minute
 // unused passwords as it keeps.
 const ndesPasswordCacheFull = "The password cache is full."
 
-// NDES serves NDES challenge handlers (format scep-ndes) and Microsoft's
-// NDES paths as aliases of the handlers an administrator chooses.
+// NDES serves NDES challenge handlers (format scep-ndes); Protocol picks
+// the handler, for Microsoft's mscep_admin path too.
 type NDES struct {
 	service NDESService
-	scep    *SCEP
 	log     *slog.Logger
 	now     func() time.Time
 	limits  NDESLimits
@@ -74,7 +73,6 @@ type NDES struct {
 // NDESConfig holds what NewNDES needs; zero values take the defaults.
 type NDESConfig struct {
 	Service NDESService
-	SCEP    *SCEP // serves /certsrv/mscep/mscep.dll
 	Log     *slog.Logger
 	Now     func() time.Time
 	Limits  NDESLimits
@@ -92,7 +90,7 @@ func NewNDES(cfg NDESConfig) *NDES {
 		cfg.Limits = DefaultNDESLimits
 	}
 	return &NDES{
-		service: cfg.Service, scep: cfg.SCEP, log: cfg.Log, now: cfg.Now, limits: cfg.Limits,
+		service: cfg.Service, log: cfg.Log, now: cfg.Now, limits: cfg.Limits,
 		compare:  bcrypt.CompareHashAndPassword,
 		auth:     authCache{entries: map[[32]byte]time.Time{}},
 		failures: failureLimiter{clients: map[string]*clientFailures{}},
@@ -369,50 +367,4 @@ func utf16LE(s string, bom bool) []byte {
 		b = binary.LittleEndian.AppendUint16(b, u)
 	}
 	return b
-}
-
-// MSCEPAdmin handles "GET /certsrv/mscep_admin/" (and what lies below it):
-// Microsoft's challenge page, served by the NDES challenge handler the
-// mscep_admin alias names.
-func (n *NDES) MSCEPAdmin(c echo.Context) error {
-	snap, h, err := n.aliasHandler(c, model.AliasMSCEPAdmin)
-	if err != nil || h == nil {
-		return err
-	}
-	return n.Challenge(c, snap, h)
-}
-
-// MSCEP handles "GET|POST /certsrv/mscep/mscep.dll" and anything below it
-// (such as /pkiclient.exe): Microsoft's SCEP endpoint, served by the SCEP
-// handler the mscep alias names.
-func (n *NDES) MSCEP(c echo.Context) error {
-	snap, h, err := n.aliasHandler(c, model.AliasMSCEP)
-	if err != nil || h == nil {
-		return err
-	}
-	return n.scep.ServeHandler(c, snap, h)
-}
-
-// aliasHandler finds the enabled handler that alias maps to; when there is
-// none it answers 404 itself and returns a nil handler.
-func (n *NDES) aliasHandler(c echo.Context, alias string) (*enroll.Snapshot, *model.Handler, error) {
-	ctx := c.Request().Context()
-	snap, err := n.service.Snapshot(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	a := snap.Config.Aliases
-	name, path, flag, format := a.MSCEPAdmin, "/certsrv/mscep_admin/", "--mscep-admin", model.HandlerNDES
-	if alias == model.AliasMSCEP {
-		name, path, flag, format = a.MSCEP, "/certsrv/mscep/mscep.dll", "--mscep", model.HandlerSCEP
-	}
-	for i := range snap.Config.Handlers {
-		h := &snap.Config.Handlers[i]
-		if h.Name == name && h.Enabled && h.Format == format {
-			return snap, h, nil
-		}
-	}
-	n.log.Warn("ndes alias maps to no enabled handler", "alias", alias, "handler", name)
-	return nil, nil, c.String(http.StatusNotFound, fmt.Sprintf(
-		"No enabled handler serves %s. An administrator can map one with: scepgate handlers alias %s NAME\n", path, flag))
 }

@@ -131,22 +131,19 @@ func newNDESEnv(t *testing.T, limits NDESLimits) *ndesEnv {
 	env := &ndesEnv{db: db, mk: mk, clock: testclock.New(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)), logs: &ndesLogBuffer{}}
 	log := slog.New(slog.NewTextHandler(env.logs, nil))
 	env.svc = enroll.NewService(db, mk, enroll.Options{Logger: log, ConfigCheckInterval: time.Millisecond})
-	s := &SCEP{Service: env.svc, Log: log}
-	env.ndes = NewNDES(NDESConfig{Service: env.svc, SCEP: s, Log: log, Now: env.clock.Now, Limits: limits})
+	env.ndes = NewNDES(NDESConfig{Service: env.svc, Log: log, Now: env.clock.Now, Limits: limits})
 	compare := env.ndes.compare
 	env.ndes.compare = func(hash, pw []byte) error {
 		env.checks.Add(1)
 		return compare(hash, pw)
 	}
-	s.NDES = env.ndes.Challenge
+	p := &Protocol{Snapshots: env.svc, SCEP: &SCEP{Service: env.svc, Log: log}, NDES: env.ndes}
 	e := echo.New()
 	e.IPExtractor = echo.ExtractIPDirect()
-	e.Any("/pgwy/scep", s.Serve)
-	e.Any("/pgwy/scep/*", s.Serve)
-	e.Any("/certsrv/mscep_admin", env.ndes.MSCEPAdmin)
-	e.Any("/certsrv/mscep_admin/*", env.ndes.MSCEPAdmin)
-	e.Any("/certsrv/mscep/mscep.dll", env.ndes.MSCEP)
-	e.Any("/certsrv/mscep/mscep.dll/*", env.ndes.MSCEP)
+	for _, prefix := range ProtocolPrefixes {
+		e.Any(prefix, p.Serve)
+		e.Any(prefix+"/*", p.Serve)
+	}
 	env.echo = e
 	return env
 }

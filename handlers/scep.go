@@ -41,60 +41,15 @@ type SCEPService interface {
 	Rand() io.Reader
 }
 
-// SCEP serves the SCEP protocol for every handler of format scep.
+// SCEP serves the SCEP protocol at handlers of format scep; Protocol
+// picks the handler.
 type SCEP struct {
 	Service SCEPService
 	Log     *slog.Logger
-	// NDES serves handlers of format scep-ndes found under the same prefix;
-	// nil answers them with 404.
-	NDES func(c echo.Context, snap *enroll.Snapshot, h *model.Handler) error
-}
-
-// Serve handles "GET|POST /pgwy/scep" and "GET|POST /pgwy/scep/*": it picks
-// the handler from the path and the operation from the query.
-func (s *SCEP) Serve(c echo.Context) error {
-	rest := strings.TrimPrefix(c.Request().URL.Path, "/pgwy/scep")
-	return s.serveAt(c, rest)
-}
-
-// ServeWithoutPrefix handles "GET|POST /pgwy/*" for URLs that name a
-// handler's filter without /scep/, as the reference's own example does
-// (certRequestUrl = http://localhost:8080/pgwy/ndesrequest?...): they are
-// served as /pgwy/scep/<filter>. The base handler is never reached this way.
-func (s *SCEP) ServeWithoutPrefix(c echo.Context) error {
-	rest := strings.TrimPrefix(c.Request().URL.Path, "/pgwy")
-	snap, err := s.Service.Snapshot(c.Request().Context())
-	if err != nil {
-		return err
-	}
-	h, ok := snap.Route(rest)
-	if !ok || h.Filter == "" {
-		return c.String(http.StatusNotFound, "There is nothing at this URL. SCEP handlers live under /pgwy/scep/.\n")
-	}
-	return s.ServeHandler(c, snap, h)
-}
-
-func (s *SCEP) serveAt(c echo.Context, path string) error {
-	ctx := c.Request().Context()
-	snap, err := s.Service.Snapshot(ctx)
-	if err != nil {
-		return err
-	}
-	h, ok := snap.Route(path)
-	if !ok {
-		return c.String(http.StatusNotFound, "There is no enabled SCEP handler at this URL.\n")
-	}
-	return s.ServeHandler(c, snap, h)
 }
 
 // ServeHandler answers one SCEP request at handler h.
 func (s *SCEP) ServeHandler(c echo.Context, snap *enroll.Snapshot, h *model.Handler) error {
-	if h.Format == model.HandlerNDES {
-		if s.NDES == nil {
-			return c.String(http.StatusNotFound, "NDES challenge handlers are not served here.\n")
-		}
-		return s.NDES(c, snap, h)
-	}
 	op := queryParam(c, "operation")
 	switch strings.ToLower(op) {
 	case "getcacaps":

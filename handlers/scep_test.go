@@ -108,7 +108,7 @@ func newFixture(t testing.TB) *fixture {
 	}
 	log := slog.New(slog.DiscardHandler)
 	svc := enroll.NewService(db, mk, enroll.Options{Logger: log, Now: clk.Now})
-	e := web.New(web.Config{Log: log, SCEP: &handlers.SCEP{Service: svc, Log: log}, Publisher: &handlers.Publisher{Service: svc}})
+	e := web.New(web.Config{Log: log, Protocol: &handlers.Protocol{Snapshots: svc, SCEP: &handlers.SCEP{Service: svc, Log: log}}, Publisher: &handlers.Publisher{Service: svc}})
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	if err := db.SetPublicURL(ctx, srv.URL); err != nil {

@@ -83,8 +83,8 @@ func newPortal(t *testing.T) *portal {
 	log := slog.New(slog.DiscardHandler)
 	svc := enroll.NewService(db, mk, enroll.Options{Logger: log, Now: clk.Now})
 	e := web.New(web.Config{
-		Log:  log,
-		SCEP: &handlers.SCEP{Service: svc, Log: log},
+		Log:      log,
+		Protocol: &handlers.Protocol{Snapshots: svc, SCEP: &handlers.SCEP{Service: svc, Log: log}},
 		Portal: web.NewPortal(web.PortalDeps{Store: db, Service: svc, Now: clk.Now, Rand: rand.Reader, Log: log, Throttle: model.DefaultThrottlePolicy,
 			Admin: admin.New(db, svc, mk, admin.Options{Now: clk.Now, BcryptCost: bcrypt.MinCost})}),
 	})

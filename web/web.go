@@ -18,13 +18,11 @@ import (
 
 // Config holds what the routes need.
 type Config struct {
-	Log  *slog.Logger
-	SCEP *handlers.SCEP
+	Log *slog.Logger
+	// Protocol serves the SCEP and NDES handlers and Microsoft's paths.
+	Protocol *handlers.Protocol
 	// Portal is the admin portal; nil serves no portal.
 	Portal *Portal
-	// NDES serves challenge handlers and Microsoft's NDES paths; nil
-	// leaves them unserved.
-	NDES *handlers.NDES
 	// Publisher serves CA certificates and CRLs; nil leaves them unserved.
 	Publisher *handlers.Publisher
 }
@@ -44,15 +42,11 @@ func New(cfg Config) *echo.Echo {
 	e.Use(requestLog(cfg.Log))
 	e.Use(securityHeaders)
 
-	e.Any("/pgwy/scep", cfg.SCEP.Serve)
-	e.Any("/pgwy/scep/*", cfg.SCEP.Serve)
-	e.Any("/pgwy/*", cfg.SCEP.ServeWithoutPrefix)
-	if cfg.NDES != nil {
-		cfg.SCEP.NDES = cfg.NDES.Challenge
-		e.Any("/certsrv/mscep_admin", cfg.NDES.MSCEPAdmin)
-		e.Any("/certsrv/mscep_admin/*", cfg.NDES.MSCEPAdmin)
-		e.Any("/certsrv/mscep/mscep.dll", cfg.NDES.MSCEP)
-		e.Any("/certsrv/mscep/mscep.dll/*", cfg.NDES.MSCEP)
+	for _, p := range handlers.ProtocolPrefixes {
+		if p != handlers.PathGateway {
+			e.Any(p, cfg.Protocol.Serve)
+		}
+		e.Any(p+"/*", cfg.Protocol.Serve)
 	}
 	if cfg.Publisher != nil {
 		e.GET("/pgwy/ca/:id/cert", cfg.Publisher.CACert)

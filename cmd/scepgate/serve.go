@@ -77,13 +77,13 @@ func runServe(ctx context.Context, cl *cli, f serveFlags) error {
 	crlCtx, stopCRL := context.WithCancel(ctx)
 	defer stopCRL()
 	go svc.RunCRLUpdater(crlCtx, 10*time.Minute)
-	scepHandler := &handlers.SCEP{Service: svc, Log: log}
 	ec := web.New(web.Config{
-		Log:       log,
-		SCEP:      scepHandler,
+		Log: log,
+		Protocol: &handlers.Protocol{Snapshots: svc,
+			SCEP: &handlers.SCEP{Service: svc, Log: log},
+			NDES: handlers.NewNDES(handlers.NDESConfig{Service: svc, Log: log})},
 		Publisher: &handlers.Publisher{Service: svc},
 		Portal:    newPortal(e, svc, log),
-		NDES:      handlers.NewNDES(handlers.NDESConfig{Service: svc, SCEP: scepHandler, Log: log}),
 	})
 	sweepCtx, stopSweeper := context.WithCancel(ctx)
 	defer stopSweeper()
