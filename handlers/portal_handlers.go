@@ -24,6 +24,7 @@ type HandlerStore interface {
 type HandlerAdmin interface {
 	SaveHandler(ctx context.Context, actor admin.Actor, id int64, in admin.HandlerInput) (*model.Handler, error)
 	SetHandlerEnabled(ctx context.Context, actor admin.Actor, id int64, enabled bool) (*model.Handler, error)
+	SetAliases(ctx context.Context, actor admin.Actor, a model.Aliases) error
 }
 
 // Handlers serves the SCEP handler pages.
@@ -40,6 +41,10 @@ const shortValidity = 60 * time.Minute
 
 // List handles "GET /handlers".
 func (h *Handlers) List(c echo.Context) error {
+	return h.list(c, http.StatusOK, nil, nil)
+}
+
+func (h *Handlers) list(c echo.Context, status int, aliases *model.Aliases, errs views.FieldErrors) error {
 	ctx := c.Request().Context()
 	q, page := formValue(c, "q"), pageNumber(c)
 	hs, n, err := h.Store.ListHandlers(ctx, q, page, handlersPerPage)
@@ -50,7 +55,19 @@ func (h *Handlers) List(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p := views.HandlersProps{Page: PageFor(c, "Handlers", "handlers"), Query: q, Pager: pager(c, page, handlersPerPage, n)}
+	p := views.HandlersProps{Page: PageFor(c, "Handlers", "handlers"), Query: q, Pager: pager(c, page, handlersPerPage, n),
+		Aliases: cfg.Aliases, AliasErrors: errs}
+	if aliases != nil {
+		p.Aliases = *aliases
+	}
+	for _, hd := range cfg.Handlers {
+		o := views.Option{Value: hd.Name, Label: hd.Name + " (" + hd.Path() + ")"}
+		if hd.Format == model.HandlerNDES {
+			p.NDESChoices = append(p.NDESChoices, o)
+		} else {
+			p.SCEPChoices = append(p.SCEPChoices, o)
+		}
+	}
 	base := c.Scheme() + "://" + c.Request().Host
 	for _, hd := range hs {
 		row := views.HandlerRow{Handler: hd, URL: base + hd.Path(), Warning: validityWarning(&hd),
@@ -60,7 +77,20 @@ func (h *Handlers) List(c echo.Context) error {
 		}
 		p.Rows = append(p.Rows, row)
 	}
-	return Render(c, http.StatusOK, views.Handlers(p))
+	return Render(c, status, views.Handlers(p))
+}
+
+// Aliases handles "POST /handlers/aliases": it maps Microsoft's NDES paths
+// to the handlers chosen.
+func (h *Handlers) Aliases(c echo.Context) error {
+	a := model.Aliases{MSCEPAdmin: formValue(c, "mscep_admin"), MSCEP: formValue(c, "mscep")}
+	err := h.Admin.SetAliases(c.Request().Context(), adminActor(c), a)
+	if fe, ok := formErrors(err); ok {
+		return h.list(c, http.StatusUnprocessableEntity, &a, fe)
+	} else if err != nil {
+		return err
+	}
+	return done(c, "/handlers", "Microsoft's NDES paths are mapped: /certsrv/mscep_admin/ to "+a.MSCEPAdmin+", /certsrv/mscep/mscep.dll to "+a.MSCEP+".")
 }
 
 func tokenProcedureOf(cfg *model.Config, h *model.Handler) *model.TokenProcedure {

@@ -10,7 +10,9 @@ import (
 // which paths reach which handler, and what the others answer.
 func TestProtocolResolve(t *testing.T) {
 	env := newNDESEnv(t, DefaultNDESLimits)
-	creds := func(path string) ndesRequest { return ndesRequest{path: path, user: ndesTestUser, pass: ndesTestPassword} }
+	creds := func(path string) ndesRequest {
+		return ndesRequest{path: path, user: ndesTestUser, pass: ndesTestPassword}
+	}
 	tests := []struct {
 		name   string
 		req    ndesRequest

@@ -138,6 +138,7 @@ func addPortal(e *echo.Echo, p *Portal) {
 	route(http.MethodGet, "/handlers", p.Handlers.List, readers)
 	route(http.MethodGet, "/handlers/new", p.Handlers.New, adminsOnly)
 	route(http.MethodPost, "/handlers", p.Handlers.Save, adminsOnly)
+	route(http.MethodPost, "/handlers/aliases", p.Handlers.Aliases, adminsOnly)
 	route(http.MethodGet, "/handlers/:id", p.Handlers.Edit, readers)
 	route(http.MethodPost, "/handlers/:id", p.Handlers.Save, adminsOnly)
 	route(http.MethodPost, "/handlers/:id/toggle", p.Handlers.Toggle, adminsOnly)

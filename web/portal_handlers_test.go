@@ -78,3 +78,38 @@ func TestHandlers(t *testing.T) {
 		t.Errorf("fail/duplicate name: status %d, want 422 saying it exists", got.status)
 	}
 }
+
+// TestHandlerAliasesForm maps Microsoft's NDES paths from the handlers
+// page, and is refused a SCEP handler for the challenge page.
+func TestHandlerAliasesForm(t *testing.T) {
+	p := newPortal(t)
+	ctx := context.Background()
+	admin := p.browser()
+	admin.signIn("admin")
+	ndes := url.Values{"name": {"mdm"}, "filter": {"mdm/"}, "format": {"scep-ndes"}, "enabled": {"on"},
+		"ndes_username": {"intune"}, "ndes_password": {"mdm-secret-1"}, "ndes_challenge_validity": {"PT60M"},
+		"ndes_password_length": {"16"}, "ndes_password_cap": {"100"}}
+	if got := admin.post("/handlers/new", "/handlers", ndes); got.status != http.StatusSeeOther {
+		t.Fatalf("create NDES handler: status %d; body %s", got.status, got.body)
+	}
+	page := admin.get("/handlers")
+	if !strings.Contains(page.body, `data-testid="aliases-form"`) || !strings.Contains(page.body, `<option value="mdm"`) {
+		t.Fatalf("ok/handlers page: no alias form offering mdm; body %s", page.body)
+	}
+	got := admin.post("/handlers", "/handlers/aliases", url.Values{"mscep_admin": {"scep"}, "mscep": {"scep"}})
+	if got.status != http.StatusUnprocessableEntity || !strings.Contains(got.body, `data-testid="error-mscep_admin"`) {
+		t.Errorf("fail/scep handler for the challenge page: status %d; want 422 with the field's message", got.status)
+	}
+	if got := admin.post("/handlers", "/handlers/aliases", url.Values{"mscep_admin": {"mdm"}, "mscep": {"scep"}}); got.status != http.StatusSeeOther {
+		t.Fatalf("ok/map: status %d; body %s", got.status, got.body)
+	}
+	a, err := p.db.Aliases(ctx)
+	if err != nil || a.MSCEPAdmin != "mdm" || a.MSCEP != "scep" {
+		t.Errorf("stored aliases %+v, %v; want mdm and scep", a, err)
+	}
+	helpdesk := p.browser()
+	helpdesk.signIn("helpdesk")
+	if got := helpdesk.post("/registrations", "/handlers/aliases", url.Values{"mscep_admin": {"mdm"}}); got.status != http.StatusForbidden {
+		t.Errorf("fail/help desk maps aliases: status %d; want 403", got.status)
+	}
+}
