@@ -10,7 +10,6 @@ import (
 	"encoding/pem"
 	"flag"
 	"io"
-	"log/slog"
 	mathrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -24,14 +23,15 @@ import (
 
 	"github.com/scepgate/scepgate/internal/testclock"
 
+	"github.com/scepgate/scepgate/admin"
 	"github.com/scepgate/scepgate/enroll"
 	"github.com/scepgate/scepgate/handlers"
 	"github.com/scepgate/scepgate/internal/sceptest"
+	"github.com/scepgate/scepgate/internal/testenv"
 	"github.com/scepgate/scepgate/model"
 	"github.com/scepgate/scepgate/pki"
 	"github.com/scepgate/scepgate/pki/cms"
 	"github.com/scepgate/scepgate/store"
-	"github.com/scepgate/scepgate/web"
 	"github.com/smallstep/pkcs7"
 	"github.com/smallstep/scep"
 )
@@ -49,29 +49,12 @@ type fixture struct {
 	auth  *pki.Authority
 	srv   *httptest.Server
 	clock *testclock.Clock
+	admin *admin.Service
 }
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	clk := testclock.New(time.Now())
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "scepgate.db"), clk.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	mk, err := pki.NewMasterKey(strings.Repeat("m", 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	auth := testAuthority(t)
-	caRow, raRow, err := pki.SealAuthority(auth, mk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.ReplaceAuthorities(ctx, caRow, raRow, nil); err != nil {
-		t.Fatal(err)
-	}
 	cp := func(name string, f model.CertificateFormat) model.CertificateProcedure {
 		return model.CertificateProcedure{Name: name, Format: f, KeyUsageMode: model.KeyUsageFromCSR,
 			KeyUsages: "digitalSignature,keyEncipherment", ExtKeyUsages: "clientAuth", ValidityDays: 30, MinRSABits: 2048}
@@ -84,7 +67,7 @@ func newFixture(t testing.TB) *fixture {
 	approval.RequireApproval = true
 	shortWindow := tp("short-window", "pre-cert", model.IssuerCertsStoreAll)
 	shortWindow.RenewalWindowDays = 1
-	err = db.ApplySeed(ctx, &store.Seed{
+	seed := &store.Seed{
 		CertificateProcedures: []model.CertificateProcedure{cp("pre-cert", model.FormatSCEP), cp("ndes-cert", model.FormatNDESDynamic)},
 		TokenProcedures: []store.SeedTokenProcedure{
 			tp(preToken, "pre-cert", model.IssuerCertsStoreAll),
@@ -102,19 +85,12 @@ func newFixture(t testing.TB) *fixture {
 			{Handler: model.Handler{Name: "approve", Filter: "approve", Format: model.HandlerSCEP, Enabled: true}, TokenProcedure: "approval"},
 			{Handler: model.Handler{Name: "short", Filter: "short", Format: model.HandlerSCEP, Enabled: true}, TokenProcedure: "short-window"},
 		},
-	})
-	if err != nil {
+	}
+	env := testenv.New(t, testenv.Options{Start: time.Now(), Authority: testAuthority(t), Seed: seed})
+	if err := env.DB.SetPublicURL(ctx, env.Server.URL); err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.DiscardHandler)
-	svc := enroll.NewService(db, mk, enroll.Options{Logger: log, Now: clk.Now})
-	e := web.New(web.Config{Log: log, Protocol: &handlers.Protocol{Snapshots: svc, SCEP: &handlers.SCEP{Service: svc, Log: log}}, Publisher: &handlers.Publisher{Service: svc}})
-	srv := httptest.NewServer(e)
-	t.Cleanup(srv.Close)
-	if err := db.SetPublicURL(ctx, srv.URL); err != nil {
-		t.Fatal(err)
-	}
-	return &fixture{t: t, db: db, svc: svc, auth: auth, srv: srv, clock: clk}
+	return &fixture{t: t, db: env.DB, svc: env.Enroll, auth: env.Authority, srv: env.Server, clock: env.Clock, admin: env.Admin}
 }
 
 // testAuthority loads the CA and RA of testdata/, creating them in update mode.
@@ -177,8 +153,8 @@ func (f *fixture) preRegister(password, cn string) *model.Registration {
 
 func (f *fixture) preRegisterFor(tokenProcedure, password, cn string) *model.Registration {
 	f.t.Helper()
-	r, err := f.svc.AddPreRegistration(context.Background(), enroll.PreRegistration{
-		TokenProcedure: tokenProcedure, Password: password, SubjectCN: cn, ValidFor: time.Hour, RequestedBy: "test"})
+	r, err := f.admin.AddPreRegistration(context.Background(), admin.Actor{Name: "test"}, admin.PreRegistrationInput{
+		TokenProcedure: tokenProcedure, Password: password, SubjectCN: cn, ValidFor: time.Hour})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -349,7 +325,7 @@ func TestEnrollLeafOnlyAndGET(t *testing.T) {
 	f.preRegister("leaf-only-pw", "")
 	// The leaf handler's token procedure stores no issuer certificates.
 	d := newDevice(t, "leaf")
-	r, err := f.svc.AddPreRegistration(context.Background(), enroll.PreRegistration{TokenProcedure: "leaf-only", Password: "leaf-only-pw2", ValidFor: time.Hour})
+	r, err := f.admin.AddPreRegistration(context.Background(), admin.Actor{Name: "test"}, admin.PreRegistrationInput{TokenProcedure: "leaf-only", Password: "leaf-only-pw2", ValidFor: time.Hour})
 	if err != nil || r.ID == 0 {
 		t.Fatal(err)
 	}
@@ -426,7 +402,7 @@ func TestEnrollRefusals(t *testing.T) {
 }
 
 func mustHash(t *testing.T, pw string) string {
-	mk, err := pki.NewMasterKey(strings.Repeat("m", 32))
+	mk, err := pki.NewMasterKey(testenv.MasterSecret)
 	if err != nil {
 		t.Fatal(err)
 	}

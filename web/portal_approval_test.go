@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scepgate/scepgate/enroll"
+	"github.com/scepgate/scepgate/admin"
 	"github.com/scepgate/scepgate/model"
 )
 
@@ -23,8 +23,8 @@ import (
 func (p *portal) pending(cn string) int64 {
 	p.t.Helper()
 	ctx := context.Background()
-	reg, err := p.svc.AddPreRegistration(ctx, enroll.PreRegistration{TokenProcedure: "Device enroll", Password: "password-" + cn,
-		ValidFor: time.Hour, RequestedBy: "admin"})
+	reg, err := p.admin.AddPreRegistration(ctx, admin.Actor{Name: "admin"}, admin.PreRegistrationInput{TokenProcedure: "Device enroll", Password: "password-" + cn,
+		ValidFor: time.Hour})
 	if err != nil {
 		p.t.Fatal(err)
 	}

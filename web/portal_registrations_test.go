@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scepgate/scepgate/enroll"
+	"github.com/scepgate/scepgate/admin"
 	"github.com/scepgate/scepgate/model"
 )
 
@@ -25,8 +25,8 @@ import (
 func (p *portal) enrolled(cn string) (regID, certID int64) {
 	p.t.Helper()
 	ctx := context.Background()
-	reg, err := p.svc.AddPreRegistration(ctx, enroll.PreRegistration{TokenProcedure: "Device enroll", Password: "password-" + cn, SubjectCN: cn,
-		ValidFor: time.Hour, RequestedBy: "admin"})
+	reg, err := p.admin.AddPreRegistration(ctx, admin.Actor{Name: "admin"}, admin.PreRegistrationInput{TokenProcedure: "Device enroll", Password: "password-" + cn, SubjectCN: cn,
+		ValidFor: time.Hour})
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestRegistrationsAndCertificates(t *testing.T) {
 	p := newPortal(t)
 	ctx := context.Background()
 	regID, certID := p.enrolled("printer1")
-	open, err := p.svc.AddPreRegistration(ctx, enroll.PreRegistration{TokenProcedure: "Device enroll", Password: "another-secret", SubjectCN: "laptop7", ValidFor: time.Hour, RequestedBy: "admin"})
+	open, err := p.admin.AddPreRegistration(ctx, admin.Actor{Name: "admin"}, admin.PreRegistrationInput{TokenProcedure: "Device enroll", Password: "another-secret", SubjectCN: "laptop7", ValidFor: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

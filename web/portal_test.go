@@ -1,31 +1,25 @@
 package web_test
 
 import (
-	"context"
-	"crypto/rand"
 	"encoding/pem"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/scepgate/scepgate/internal/testclock"
-
 	"github.com/scepgate/scepgate/admin"
+	"github.com/scepgate/scepgate/internal/testclock"
+	"github.com/scepgate/scepgate/internal/testenv"
+
 	"github.com/scepgate/scepgate/enroll"
 	"github.com/scepgate/scepgate/handlers"
 	"github.com/scepgate/scepgate/model"
-	"github.com/scepgate/scepgate/pki"
 	"github.com/scepgate/scepgate/store"
-	"github.com/scepgate/scepgate/web"
-	"golang.org/x/crypto/bcrypt"
 )
 
 // portal is a scepgate server with a real SQLite database in t.TempDir().
@@ -35,38 +29,14 @@ type portal struct {
 	svc   *enroll.Service
 	clock *testclock.Clock
 	srv   *httptest.Server
+	admin *admin.Service
 }
 
 const testPassword = "correct horse battery"
 
 func newPortal(t *testing.T) *portal {
 	t.Helper()
-	ctx := context.Background()
-	clk := testclock.New(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "scepgate.db"), clk.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	mk, err := pki.NewMasterKey(strings.Repeat("k", 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := pki.NewAuthority("p256", "scepgate test", clk.Now(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caRow, raRow, err := pki.SealAuthority(a, mk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.ReplaceAuthorities(ctx, caRow, raRow, nil); err != nil {
-		t.Fatal(err)
-	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hash := testenv.Hash(t, testPassword)
 	seed := &store.Seed{
 		CertificateProcedures: []model.CertificateProcedure{{Name: "Device", Format: model.FormatSCEP, KeyUsageMode: model.KeyUsageFromCSR,
 			KeyUsages: "digitalSignature", ExtKeyUsages: "clientAuth", ValidityDays: 365, MinRSABits: 2048}},
@@ -75,22 +45,10 @@ func newPortal(t *testing.T) *portal {
 		Handlers: []store.SeedHandler{{Handler: model.Handler{Name: "scep", Format: model.HandlerSCEP, Enabled: true}, TokenProcedure: "Device enroll"}},
 	}
 	for _, u := range []struct{ name, role string }{{"admin", model.RoleAdmin}, {"helpdesk", model.RoleHelpdesk}, {"auditor", model.RoleAuditor}} {
-		seed.Users = append(seed.Users, model.User{Username: u.name, PasswordHash: string(hash), Role: u.role})
+		seed.Users = append(seed.Users, model.User{Username: u.name, PasswordHash: hash, Role: u.role})
 	}
-	if err := db.ApplySeed(ctx, seed); err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.DiscardHandler)
-	svc := enroll.NewService(db, mk, enroll.Options{Logger: log, Now: clk.Now})
-	e := web.New(web.Config{
-		Log:      log,
-		Protocol: &handlers.Protocol{Snapshots: svc, SCEP: &handlers.SCEP{Service: svc, Log: log}},
-		Portal: web.NewPortal(web.PortalDeps{Store: db, Service: svc, Now: clk.Now, Rand: rand.Reader, Log: log, Throttle: model.DefaultThrottlePolicy,
-			Admin: admin.New(db, svc, mk, admin.Options{Now: clk.Now, BcryptCost: bcrypt.MinCost})}),
-	})
-	srv := httptest.NewServer(e)
-	t.Cleanup(srv.Close)
-	return &portal{t: t, db: db, svc: svc, clock: clk, srv: srv}
+	env := testenv.New(t, testenv.Options{Seed: seed})
+	return &portal{t: t, db: env.DB, svc: env.Enroll, clock: env.Clock, srv: env.Server, admin: env.Admin}
 }
 
 // browser is one cookie jar that does not follow redirects.
