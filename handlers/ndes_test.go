@@ -130,7 +130,7 @@ func newNDESEnv(t *testing.T, limits NDESLimits) *ndesEnv {
 	}
 	env := &ndesEnv{db: db, mk: mk, clock: testclock.New(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)), logs: &ndesLogBuffer{}}
 	log := slog.New(slog.NewTextHandler(env.logs, nil))
-	env.svc = enroll.NewService(db, mk, enroll.Options{Logger: log, ConfigCheckInterval: time.Millisecond})
+	env.svc = enroll.NewService(db, mk, enroll.Options{Logger: log})
 	env.ndes = NewNDES(NDESConfig{Service: env.svc, Log: log, Now: env.clock.Now, Limits: limits})
 	compare := env.ndes.compare
 	env.ndes.compare = func(hash, pw []byte) error {
@@ -492,7 +492,7 @@ func TestNDESAliases(t *testing.T) {
 		if err := env.db.SetAliases(context.Background(), model.Aliases{MSCEPAdmin: "ndeschallenge2", MSCEP: "ndesrequest2"}, nil); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(2 * time.Millisecond) // the service checks the config version every millisecond here
+		env.svc.ConfigChanged() // as the admin operations do after a change
 		if rec := env.do(t, ndesRequest{path: "/certsrv/mscep_admin/", user: ndesTestUser, pass: ndesTestPassword}); rec.Code != http.StatusUnauthorized {
 			t.Errorf("old handler's credentials: status %d; want 401", rec.Code)
 		}
@@ -514,7 +514,7 @@ func TestNDESAliases(t *testing.T) {
 				}
 			}
 		}
-		time.Sleep(2 * time.Millisecond)
+		env.svc.ConfigChanged()
 		rec := env.do(t, ndesRequest{path: "/certsrv/mscep/mscep.dll?operation=GetCACaps"})
 		if rec.Code != http.StatusNotFound || !strings.Contains(rec.Body.String(), "scepgate handlers alias --mscep") {
 			t.Errorf("status %d, body %q; want 404 saying how to map a handler", rec.Code, rec.Body.String())
