@@ -62,6 +62,7 @@ const ndesPasswordCacheFull = "The password cache is full."
 type NDES struct {
 	service NDESService
 	log     *slog.Logger
+	observe Observer
 	now     func() time.Time
 	limits  NDESLimits
 	compare func(hash, password []byte) error // bcrypt.CompareHashAndPassword
@@ -76,6 +77,8 @@ type NDESConfig struct {
 	Log     *slog.Logger
 	Now     func() time.Time
 	Limits  NDESLimits
+	// Observer counts passwords and failures; nil counts nothing.
+	Observer Observer
 }
 
 // NewNDES returns the NDES challenge handler.
@@ -90,7 +93,7 @@ func NewNDES(cfg NDESConfig) *NDES {
 		cfg.Limits = DefaultNDESLimits
 	}
 	return &NDES{
-		service: cfg.Service, log: cfg.Log, now: cfg.Now, limits: cfg.Limits,
+		service: cfg.Service, log: cfg.Log, now: cfg.Now, limits: cfg.Limits, observe: observer(cfg.Observer),
 		compare:  bcrypt.CompareHashAndPassword,
 		auth:     authCache{entries: map[[32]byte]time.Time{}},
 		failures: failureLimiter{clients: map[string]*clientFailures{}},
@@ -110,7 +113,7 @@ func (n *NDES) Challenge(c echo.Context, snap *enroll.Snapshot, h *model.Handler
 	wantJSON := acceptsJSON(req)
 	c.Response().Header().Set("Cache-Control", "no-store")
 	client := c.RealIP()
-	log := n.log.With("handler", h.Name, "client", client)
+	log := LogFrom(req.Context(), n.log).With("handler", h.Name, "client", client)
 
 	if retry := n.failures.lockedFor(client, n.now()); retry > 0 {
 		log.Warn("ndes credentials refused: client locked out", "retry_after_s", seconds(retry))
@@ -124,9 +127,11 @@ func (n *NDES) Challenge(c echo.Context, snap *enroll.Snapshot, h *model.Handler
 	}
 	if !n.authenticate(h, user, password) {
 		count, delay, locked := n.failures.fail(client, n.now(), n.limits)
+		n.observe.AuthFailure(AuthNDES)
 		// Not the user name itself: people type passwords into it.
 		log.Warn("ndes credentials refused", "user_matches", user == h.NDESUsername, "failures", count)
 		if locked > 0 {
+			n.observe.Lockout(AuthNDES)
 			log.Warn("ndes client locked out after repeated failures", "failures", count, "retry_after_s", seconds(locked))
 			return n.tooMany(c, locked, wantJSON)
 		}
@@ -138,6 +143,7 @@ func (n *NDES) Challenge(c echo.Context, snap *enroll.Snapshot, h *model.Handler
 
 	ch, err := n.service.IssueChallenge(req.Context(), snap, enroll.ChallengeRequest{Handler: h, RequestedBy: user, ClientAddr: client})
 	if errors.Is(err, enroll.ErrPasswordCacheFull) {
+		n.observe.NDESCacheFull(h.Name)
 		if wantJSON {
 			return c.JSON(http.StatusServiceUnavailable, jsonError{Error: ndesPasswordCacheFull, Detail: model.ErrorMessage(err)})
 		}
@@ -146,6 +152,7 @@ func (n *NDES) Challenge(c echo.Context, snap *enroll.Snapshot, h *model.Handler
 	} else if err != nil {
 		return err
 	}
+	n.observe.NDESIssued(h.Name)
 	if wantJSON {
 		return c.JSON(http.StatusOK, challengeJSON{Challenge: ch.Password, ExpiresAt: ch.ExpiresAt.UTC(), CAThumbprint: ch.CAThumbprint})
 	}

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -22,6 +23,8 @@ type ChallengeIssuer interface {
 type NDESPassword struct {
 	Service ChallengeIssuer
 	Now     func() time.Time
+	// Observer counts the passwords handed out; nil counts nothing.
+	Observer Observer
 }
 
 // ndesHandlers returns the enabled challenge handlers of snap.
@@ -74,6 +77,9 @@ func (h *NDESPassword) Issue(c echo.Context) error {
 		return Render(c, http.StatusUnprocessableEntity, views.NDES(p))
 	}
 	ch, err := h.Service.IssueChallenge(ctx, snap, enroll.ChallengeRequest{Handler: handler, RequestedBy: actor(c), ClientAddr: c.RealIP()})
+	if errors.Is(err, enroll.ErrPasswordCacheFull) {
+		observer(h.Observer).NDESCacheFull(handler.Name)
+	}
 	if err != nil {
 		if code := model.ErrorCode(err); code == model.ECONFLICT || code == model.EINVALID {
 			p.Error = model.ErrorMessage(err)
@@ -81,6 +87,7 @@ func (h *NDESPassword) Issue(c echo.Context) error {
 		}
 		return err
 	}
+	observer(h.Observer).NDESIssued(handler.Name)
 	p.Issued = &views.IssuedPassword{
 		Password: ch.Password, ExpiresAt: ch.ExpiresAt, Validity: ch.Validity, CAThumbprint: ch.CAThumbprint,
 		Handler: handler.Name, RegistrationID: ch.Registration.ID,

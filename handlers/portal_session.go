@@ -51,8 +51,10 @@ type Sessions struct {
 	Store    SessionStore
 	Now      func() time.Time
 	Rand     io.Reader
-	Log      *slog.Logger
+	Log      *slog.Logger // when the request carries no logger (see LogFrom)
 	Throttle model.ThrottlePolicy
+	// Observer counts failed sign-ins and lockouts; nil counts nothing.
+	Observer Observer
 }
 
 // randomToken returns n random bytes, base64url encoded.
@@ -112,20 +114,20 @@ func (s *Sessions) viewer(c echo.Context) *Viewer {
 	su, err := s.Store.FindSession(ctx, hash)
 	if err != nil {
 		if model.ErrorCode(err) != model.ENOTFOUND {
-			s.Log.Error("find session", "err", err)
+			LogFrom(ctx, s.Log).Error("find session", "err", err)
 		}
 		return nil
 	}
 	now := s.Now()
 	if su.User.Disabled || now.Sub(su.Session.LastSeenAt) >= SessionIdle || now.Sub(su.Session.CreatedAt) >= SessionAbsolute {
 		if err := s.Store.EndSession(ctx, hash, nil); err != nil {
-			s.Log.Error("end stale session", "err", err)
+			LogFrom(ctx, s.Log).Error("end stale session", "err", err)
 		}
 		return nil
 	}
 	if now.Sub(su.Session.LastSeenAt) > touchEvery {
 		if err := s.Store.TouchSession(ctx, hash, now); err != nil {
-			s.Log.Error("touch session", "err", err)
+			LogFrom(ctx, s.Log).Error("touch session", "err", err)
 		}
 	}
 	return &Viewer{UserID: su.User.ID, Username: su.User.Username, Role: su.User.Role, CSRFToken: su.Session.CSRFToken, SessionHash: hash}
@@ -200,7 +202,9 @@ func (s *Sessions) SignIn(c echo.Context) error {
 			return err
 		}
 		p.Error = "The user name or password is wrong."
+		observer(s.Observer).AuthFailure(AuthPortal)
 		if _, locked := s.Throttle.Wait(th, now); locked {
+			observer(s.Observer).Lockout(AuthPortal)
 			p.Error = fmt.Sprintf("Too many failed sign-ins: this user name is locked for %s.", roundUp(s.Throttle.LockFor, time.Minute))
 		}
 		return Render(c, http.StatusUnprocessableEntity, views.SignIn(p))
@@ -225,7 +229,7 @@ func (s *Sessions) SignIn(c echo.Context) error {
 	}
 	c.SetCookie(s.cookie(c, SessionCookie, id, 0))
 	if _, err := s.Store.DeleteStaleSessions(ctx, now.Add(-SessionIdle), now.Add(-SessionAbsolute)); err != nil {
-		s.Log.Error("delete stale sessions", "err", err)
+		LogFrom(ctx, s.Log).Error("delete stale sessions", "err", err)
 	}
 	return seeOther(c, p.Next)
 }

@@ -45,7 +45,9 @@ type SCEPService interface {
 // picks the handler.
 type SCEP struct {
 	Service SCEPService
-	Log     *slog.Logger
+	Log     *slog.Logger // when the request carries no logger (see LogFrom)
+	// Observer counts the answers; nil counts nothing.
+	Observer Observer
 }
 
 // ServeHandler answers one SCEP request at handler h.
@@ -99,8 +101,9 @@ func (s *SCEP) pkiOperation(c echo.Context, snap *enroll.Snapshot, h *model.Hand
 	if err != nil {
 		return c.String(http.StatusBadRequest, "The SCEP message cannot be used: "+err.Error()+".\n")
 	}
-	log := s.Log.With("handler", h.Name, "transaction", req.TransactionID, "message_type", string(req.MessageType), "client", c.RealIP())
+	log := LogFrom(c.Request().Context(), s.Log).With("handler", h.Name, "transaction", req.TransactionID, "message_type", string(req.MessageType), "client", c.RealIP())
 	reply := s.answer(c, snap, h, req, log)
+	s.observeEnrollment(h.Name, req, reply)
 	if reply.Status == "" {
 		return echo.NewHTTPError(http.StatusInternalServerError)
 	}

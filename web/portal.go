@@ -55,19 +55,21 @@ type PortalDeps struct {
 	Rand     io.Reader
 	Log      *slog.Logger
 	Throttle model.ThrottlePolicy
+	// Observer counts sign-in failures, lockouts and NDES passwords.
+	Observer handlers.Observer
 }
 
 // NewPortal returns the portal's handlers over d.
 func NewPortal(d PortalDeps) *Portal {
 	ca := &handlers.CAPage{Snapshot: d.Service, Now: d.Now}
 	return &Portal{
-		Sessions:      &handlers.Sessions{Store: d.Store, Now: d.Now, Rand: d.Rand, Log: d.Log, Throttle: d.Throttle},
+		Sessions:      &handlers.Sessions{Store: d.Store, Now: d.Now, Rand: d.Rand, Log: d.Log, Throttle: d.Throttle, Observer: d.Observer},
 		Dashboard:     &handlers.Dashboard{Store: d.Store, Snapshot: d.Service, Now: d.Now},
 		CA:            ca,
 		CAImport:      &handlers.CAImport{Admin: d.Admin, Page: ca},
 		Procedures:    &handlers.Procedures{Store: d.Store, Admin: d.Admin},
 		Handlers:      &handlers.Handlers{Store: d.Store, Admin: d.Admin},
-		NDES:          &handlers.NDESPassword{Service: d.Service, Now: d.Now},
+		NDES:          &handlers.NDESPassword{Service: d.Service, Now: d.Now, Observer: d.Observer},
 		Registrations: &handlers.Registrations{Store: d.Store, Decider: d.Admin, Now: d.Now},
 		PreRegs:       &handlers.PreRegistrations{Admin: d.Admin, Store: d.Store},
 		Certificates:  &handlers.Certificates{Store: d.Store, Revoker: d.Admin, Now: d.Now},
@@ -89,7 +91,7 @@ func portalPath(path string) bool {
 	if isProtocolPath(path) {
 		return false
 	}
-	for _, p := range []string{"/static/", "/api/", "/healthz"} {
+	for _, p := range []string{"/static/", "/api/", "/healthz", "/readyz", "/metrics"} {
 		if strings.HasPrefix(path, p) || path == strings.TrimSuffix(p, "/") {
 			return false
 		}

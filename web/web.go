@@ -25,6 +25,12 @@ type Config struct {
 	Portal *Portal
 	// Publisher serves CA certificates and CRLs; nil leaves them unserved.
 	Publisher *handlers.Publisher
+	// Metrics, when set, times every request and counts internal errors;
+	// ServeMetrics also serves it at /metrics (see observe.go).
+	Metrics      *Metrics
+	ServeMetrics bool
+	// Ready answers /readyz; nil leaves it unserved.
+	Ready *Readiness
 }
 
 // New returns the Echo instance serving scepgate.
@@ -33,9 +39,10 @@ func New(cfg Config) *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(cfg.Log)
 	e.IPExtractor = echo.ExtractIPDirect()
+	e.Use(observe(cfg))
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
-			cfg.Log.Error("panic", "err", err, "path", c.Request().URL.Path, "stack", string(stack))
+			Logger(c, cfg.Log).Error("panic", "err", err, "path", c.Request().URL.Path, "stack", string(stack))
 			return err
 		},
 	}))
@@ -57,6 +64,7 @@ func New(cfg Config) *echo.Echo {
 		addPortal(e, cfg.Portal)
 	}
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
+	addObservability(e, cfg)
 	e.StaticFS("/static", static.FS)
 	return e
 }
@@ -94,7 +102,7 @@ func requestLog(log *slog.Logger) echo.MiddlewareFunc {
 				c.Error(err)
 			}
 			req := c.Request()
-			log.Info("http", "method", req.Method, "path", req.URL.Path, "status", c.Response().Status,
+			Logger(c, log).Info("http", "method", req.Method, "path", req.URL.Path, "status", c.Response().Status,
 				"bytes", c.Response().Size, "client", c.RealIP(), "ms", time.Since(start).Milliseconds())
 			return nil
 		}
@@ -127,7 +135,7 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			status, msg = statusFor(me.Code), me.Message
 		}
 		if status >= 500 {
-			log.Error("request failed", "path", c.Request().URL.Path, "err", err)
+			Logger(c, log).Error("request failed", "path", c.Request().URL.Path, "err", err)
 			msg = "Internal error."
 		}
 		var werr error
@@ -137,7 +145,7 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			werr = renderErrorPage(c, status, msg)
 		}
 		if werr != nil {
-			log.Error("write error response", "err", werr)
+			Logger(c, log).Error("write error response", "err", werr)
 		}
 	}
 }

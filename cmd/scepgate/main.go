@@ -56,6 +56,7 @@ type cli struct {
 	getenv         func(string) string
 	stdout, stderr io.Writer
 	common         commonFlags
+	logging        logFlags
 }
 
 // commonFlags are the flags every command takes.
@@ -65,9 +66,13 @@ type commonFlags struct {
 }
 
 // open opens the data folder the common flags name, creating what is
-// missing (see open), and logs to standard error.
+// missing (see open), and logs to standard error as the log flags say.
 func (cl *cli) open(ctx context.Context, o setupOptions) (*env, error) {
-	return open(ctx, cl.common, o, cl.getenv, cl.stdout, logger(cl.stderr))
+	log, err := logger(cl.stderr, cl.logging)
+	if err != nil {
+		return nil, err
+	}
+	return open(ctx, cl.common, o, cl.getenv, cl.stdout, log)
 }
 
 const rootLong = `scepgate is a SCEP gateway with a built-in certificate authority,
@@ -112,6 +117,7 @@ func newRootCmd(cl *cli) *cobra.Command {
 		help: "data folder"})
 	cl.envString(pf, &cl.common.database, envFlag{name: "database", env: "SCEPGATE_DATABASE", shownDef: "the SQLite file DATA/scepgate.db",
 		help: "database: a SQLite file path or a postgres:// URL"})
+	cl.addLogFlags(pf)
 	root.AddCommand(
 		newServeCmd(cl),
 		newCACmd(cl),

@@ -6,15 +6,16 @@ import (
 	"time"
 
 	"github.com/scepgate/scepgate/enroll"
+	"github.com/scepgate/scepgate/handlers"
 	"github.com/scepgate/scepgate/model"
 	"github.com/scepgate/scepgate/web"
 )
 
 // newPortal wires the admin portal to the database and the enrollment
-// service.
-func newPortal(e *env, svc *enroll.Service, log *slog.Logger) *web.Portal {
+// service; obs (nil: none) counts sign-in failures and NDES passwords.
+func newPortal(e *env, svc *enroll.Service, log *slog.Logger, obs handlers.Observer) *web.Portal {
 	return web.NewPortal(web.PortalDeps{
 		Store: e.db, Service: svc, Admin: e.admin(svc), Now: time.Now, Rand: rand.Reader, Log: log,
-		Throttle: model.DefaultThrottlePolicy,
+		Throttle: model.DefaultThrottlePolicy, Observer: obs,
 	})
 }

@@ -20,6 +20,7 @@ type serveFlags struct {
 	listen    string
 	publicURL string
 	caKey     string
+	metrics   metricsFlags
 }
 
 func newServeCmd(cl *cli) *cobra.Command {
@@ -48,6 +49,7 @@ sets the garbage collector's target as usual (default 400 here).`,
 		help: "base URL clients reach this server at; certificates link to their CRL under it"})
 	cl.envString(fs, &f.caKey, envFlag{name: "ca-key", env: "SCEPGATE_CA_KEY", def: "rsa2048",
 		help: "key type of a new CA: rsa2048, rsa3072, rsa4096, p256 or p384"})
+	cl.addMetricsFlags(fs, &f.metrics)
 	return cmd
 }
 
@@ -77,14 +79,25 @@ func runServe(ctx context.Context, cl *cli, f serveFlags) error {
 	crlCtx, stopCRL := context.WithCancel(ctx)
 	defer stopCRL()
 	go svc.RunCRLUpdater(crlCtx, 10*time.Minute)
+	metrics, err := f.metrics.newMetrics(e, svc, log)
+	if err != nil {
+		return err
+	}
 	ec := web.New(web.Config{
 		Log: log,
 		Protocol: &handlers.Protocol{Snapshots: svc,
-			SCEP: &handlers.SCEP{Service: svc, Log: log},
-			NDES: handlers.NewNDES(handlers.NDESConfig{Service: svc, Log: log})},
+			SCEP: &handlers.SCEP{Service: svc, Log: log, Observer: observer(metrics)},
+			NDES: handlers.NewNDES(handlers.NDESConfig{Service: svc, Log: log, Observer: observer(metrics)})},
 		Publisher: &handlers.Publisher{Service: svc},
-		Portal:    newPortal(e, svc, log),
+		Portal:    newPortal(e, svc, log, observer(metrics)),
+		Metrics:   metrics, ServeMetrics: f.metrics.onMain,
+		Ready: &web.Readiness{DB: e.db, Snapshots: svc},
 	})
+	stopMetrics, err := f.metrics.serveMetrics(metrics, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	sweepCtx, stopSweeper := context.WithCancel(ctx)
 	defer stopSweeper()
 	go svc.RunExpirySweeper(sweepCtx, enroll.ExpiryInterval)

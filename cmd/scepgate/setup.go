@@ -88,9 +88,6 @@ func (e *env) admin(svc *enroll.Service) *admin.Service {
 	return admin.New(e.db, svc, e.mk, admin.Options{})
 }
 
-// logger is how commands log: text lines on standard error.
-func logger(stderr io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(stderr, nil)) }
-
 // ensureAuthority creates the CA and RA when the database has none, and
 // otherwise checks that the master key opens the stored keys.
 func (e *env) ensureAuthority(ctx context.Context, o setupOptions) error {
