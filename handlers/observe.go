@@ -85,17 +85,8 @@ func EnrollmentResult(reply pki.Reply) string {
 	case scep.PENDING:
 		return "pending"
 	case scep.FAILURE:
-		switch reply.FailInfo {
-		case scep.BadAlg:
-			return "badAlg"
-		case scep.BadMessageCheck:
-			return "badMessageCheck"
-		case scep.BadRequest:
-			return "badRequest"
-		case scep.BadTime:
-			return "badTime"
-		case scep.BadCertID:
-			return "badCertId"
+		if name := pki.FailInfoName(reply.FailInfo); name != "" {
+			return name
 		}
 	}
 	return "error"

@@ -3,7 +3,6 @@ package web_test
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
@@ -11,29 +10,25 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/scepgate/scepgate/internal/testenv"
+
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	pmodel "github.com/prometheus/common/model"
 	"github.com/smallstep/scep"
-	"golang.org/x/crypto/bcrypt"
 
-	"github.com/scepgate/scepgate/admin"
 	"github.com/scepgate/scepgate/enroll"
 	"github.com/scepgate/scepgate/handlers"
 	"github.com/scepgate/scepgate/internal/sceptest"
 	"github.com/scepgate/scepgate/model"
-	"github.com/scepgate/scepgate/pki"
 	"github.com/scepgate/scepgate/store"
-	"github.com/scepgate/scepgate/web"
 )
 
 // logBuffer collects what the server logs while a test reads it.
@@ -88,33 +83,6 @@ type observed struct {
 func newObserved(t *testing.T) *observed {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "scepgate.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	mk, err := pki.NewMasterKey(strings.Repeat("o", 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := pki.NewAuthority("p256", "scepgate observe", time.Now(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caRow, raRow, err := pki.SealAuthority(a, mk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.ReplaceAuthorities(ctx, caRow, raRow, nil); err != nil {
-		t.Fatal(err)
-	}
-	hash := func(pw string) string {
-		h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(h)
-	}
 	cp := func(name string, f model.CertificateFormat) model.CertificateProcedure {
 		return model.CertificateProcedure{Name: name, Format: f, KeyUsageMode: model.KeyUsageFromCSR,
 			KeyUsages: "digitalSignature,keyEncipherment", ExtKeyUsages: "clientAuth", ValidityDays: 30, MinRSABits: 2048}
@@ -123,47 +91,30 @@ func newObserved(t *testing.T) *observed {
 		return store.SeedTokenProcedure{TokenProcedure: model.TokenProcedure{Name: name, StorageProfile: model.StorageProfilePKCS10,
 			IssuerCertificates: model.IssuerCertsStoreAll, InputView: model.InputViewSCEPRegistrations}, CertificateProcedures: []string{cert}}
 	}
-	err = db.ApplySeed(ctx, &store.Seed{
+	seed := &store.Seed{
 		CertificateProcedures: []model.CertificateProcedure{cp("Device", model.FormatSCEP), cp("NDES device", model.FormatNDESDynamic)},
 		TokenProcedures:       []store.SeedTokenProcedure{tp("Device enroll", "Device"), tp("NDES enroll", "NDES device")},
 		Handlers: []store.SeedHandler{
 			{Handler: model.Handler{Name: "scep", Format: model.HandlerSCEP, Enabled: true}, TokenProcedure: "Device enroll"},
 			{Handler: model.Handler{Name: "ndesrequest", Filter: "ndesrequest", Format: model.HandlerSCEP, Enabled: true}, TokenProcedure: "NDES enroll"},
 			{Handler: model.Handler{Name: "ndeschallenge", Filter: "ndeschallenge/", Format: model.HandlerNDES, Enabled: true,
-				NDESUsername: obsNDESUser, NDESPasswordHash: hash(obsNDESPassword), NDESChallengeValidity: "PT15M",
+				NDESUsername: obsNDESUser, NDESPasswordHash: testenv.Hash(t, obsNDESPassword), NDESChallengeValidity: "PT15M",
 				NDESPasswordLength: model.DefaultNDESPasswordLength, NDESPasswordCap: model.DefaultNDESPasswordCap}},
 		},
-		Users: []model.User{{Username: "admin", PasswordHash: hash(testPassword), Role: model.RoleAdmin}},
-	})
-	if err != nil {
-		t.Fatal(err)
+		Users: []model.User{{Username: "admin", PasswordHash: testenv.Hash(t, testPassword), Role: model.RoleAdmin}},
 	}
 	logs := &logBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	svc := enroll.NewService(db, mk, enroll.Options{Logger: log})
-	m := web.NewMetrics(web.MetricsConfig{Snapshots: svc, CRLs: db, Log: log})
-	e := web.New(web.Config{
-		Log: log,
-		Protocol: &handlers.Protocol{Snapshots: svc,
-			SCEP: &handlers.SCEP{Service: svc, Log: log, Observer: m},
-			NDES: handlers.NewNDES(handlers.NDESConfig{Service: svc, Log: log, Observer: m,
-				// The third wrong password locks the address out, at once.
-				Limits: handlers.NDESLimits{Window: time.Hour, SlowAfter: 100, SlowStep: time.Millisecond, MaxDelay: time.Millisecond, LockAfter: 3, LockFor: time.Hour}}),
-		},
-		Publisher: &handlers.Publisher{Service: svc},
-		Portal: web.NewPortal(web.PortalDeps{Store: db, Service: svc, Now: time.Now, Rand: rand.Reader, Log: log, Observer: m,
-			// The second wrong password locks the user name.
-			Throttle: model.ThrottlePolicy{FreeFailures: 10, LockAfter: 2, LockFor: time.Hour, Forget: time.Hour},
-			Admin:    admin.New(db, svc, mk, admin.Options{BcryptCost: bcrypt.MinCost})}),
-		Metrics: m, ServeMetrics: true,
-		Ready: &web.Readiness{DB: db, Snapshots: svc},
+	env := testenv.New(t, testenv.Options{Start: time.Now(), Seed: seed, Metrics: true,
+		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		// The third wrong password locks the address out, at once.
+		NDESLimits: handlers.NDESLimits{Window: time.Hour, SlowAfter: 100, SlowStep: time.Millisecond, MaxDelay: time.Millisecond, LockAfter: 3, LockFor: time.Hour},
+		// The second wrong password locks the user name.
+		Throttle: model.ThrottlePolicy{FreeFailures: 10, LockAfter: 2, LockFor: time.Hour, Forget: time.Hour},
 	})
-	srv := httptest.NewServer(e)
-	t.Cleanup(srv.Close)
-	if err := db.SetPublicURL(ctx, srv.URL); err != nil {
+	if err := env.DB.SetPublicURL(ctx, env.Server.URL); err != nil {
 		t.Fatal(err)
 	}
-	return &observed{portal: &portal{t: t, db: db, svc: svc, srv: srv}, ra: a.RA, logs: logs}
+	return &observed{portal: &portal{t: t, db: env.DB, svc: env.Enroll, srv: env.Server, clock: env.Clock, admin: env.Admin}, ra: env.Authority.RA, logs: logs}
 }
 
 // enroll sends a PKCSReq for cn with challenge to the handler at path and

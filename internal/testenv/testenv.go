@@ -48,6 +48,8 @@ type Options struct {
 	Throttle model.ThrottlePolicy
 	// DSN is the database (a SQLite file in a temporary folder by default).
 	DSN string
+	// Metrics counts what the handlers decide and serves /metrics.
+	Metrics bool
 }
 
 // Env is one running stack.
@@ -61,6 +63,7 @@ type Env struct {
 	Echo      *echo.Echo
 	Server    *httptest.Server
 	Log       *slog.Logger
+	Metrics   *web.Metrics // nil unless Options.Metrics
 }
 
 // MasterSecret is the master key of every test environment.
@@ -114,17 +117,25 @@ func New(t testing.TB, o Options) *Env {
 	log := o.Logger
 	svc := enroll.NewService(db, mk, enroll.Options{Logger: log, Now: clk.Now})
 	ops := admin.New(db, svc, mk, admin.Options{Now: clk.Now, BcryptCost: bcrypt.MinCost})
+	var m *web.Metrics
+	var observer handlers.Observer = handlers.NopObserver{}
+	if o.Metrics {
+		m = web.NewMetrics(web.MetricsConfig{Snapshots: svc, CRLs: db, Now: clk.Now, Log: log})
+		observer = m
+	}
 	e := web.New(web.Config{
 		Log: log,
-		Protocol: &handlers.Protocol{Snapshots: svc, SCEP: &handlers.SCEP{Service: svc, Log: log},
-			NDES: handlers.NewNDES(handlers.NDESConfig{Service: svc, Log: log, Now: clk.Now, Limits: o.NDESLimits})},
+		Protocol: &handlers.Protocol{Snapshots: svc, SCEP: &handlers.SCEP{Service: svc, Log: log, Observer: observer},
+			NDES: handlers.NewNDES(handlers.NDESConfig{Service: svc, Log: log, Now: clk.Now, Limits: o.NDESLimits, Observer: observer})},
 		Publisher: &handlers.Publisher{Service: svc},
 		Portal: web.NewPortal(web.PortalDeps{Store: db, Service: svc, Admin: ops, Now: clk.Now, Rand: rand.Reader,
-			Log: log, Throttle: o.Throttle}),
+			Log: log, Throttle: o.Throttle, Observer: observer}),
+		Metrics: m, ServeMetrics: m != nil,
+		Ready: &web.Readiness{DB: db, Snapshots: svc},
 	})
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
-	return &Env{DB: db, MasterKey: mk, Clock: clk, Authority: a, Enroll: svc, Admin: ops, Echo: e, Server: srv, Log: log}
+	return &Env{DB: db, MasterKey: mk, Clock: clk, Authority: a, Enroll: svc, Admin: ops, Echo: e, Server: srv, Log: log, Metrics: m}
 }
 
 // Hash returns a cheap bcrypt hash of password, for seeded users and NDES
