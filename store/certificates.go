@@ -1,0 +1,212 @@
+package store
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/scepgate/scepgate/model"
+	"gorm.io/gorm"
+)
+
+// FindCertificate returns the certificate with that id.
+func (db *DB) FindCertificate(ctx context.Context, id int64) (*model.Certificate, error) {
+	var c model.Certificate
+	if err := db.db.WithContext(ctx).Take(&c, id).Error; err != nil {
+		return nil, translate(err, "Certificate")
+	}
+	return &c, nil
+}
+
+// FindCertificateBySerial returns the certificate with that serial
+// (lower-case hex).
+func (db *DB) FindCertificateBySerial(ctx context.Context, serial string) (*model.Certificate, error) {
+	var c model.Certificate
+	if err := db.db.WithContext(ctx).Where("serial = ?", serial).Take(&c).Error; err != nil {
+		return nil, translate(err, "Certificate "+serial)
+	}
+	return &c, nil
+}
+
+// FindCertificatesByTransaction returns the certificates issued for a SCEP
+// transaction ID, newest first.
+func (db *DB) FindCertificatesByTransaction(ctx context.Context, transactionID string) ([]model.Certificate, error) {
+	var cs []model.Certificate
+	err := db.db.WithContext(ctx).Where("transaction_id = ?", transactionID).Order("id DESC").Limit(10).Find(&cs).Error
+	return cs, translate(err, "Certificate")
+}
+
+// CountCertificates returns how many certificates the CA has issued.
+func (db *DB) CountCertificates(ctx context.Context) (int64, error) {
+	var n int64
+	err := db.db.WithContext(ctx).Model(&model.Certificate{}).Count(&n).Error
+	return n, translate(err, "Certificate")
+}
+
+// SearchCertificates returns the certificates f selects, newest first, one
+// page of perPage, and how many match in all. Certificate DER and CSR are
+// left out.
+func (db *DB) SearchCertificates(ctx context.Context, f model.CertificateFilter, page, perPage int) ([]model.Certificate, int64, error) {
+	tx := db.db.WithContext(ctx).Model(&model.Certificate{})
+	if f.Query != "" {
+		g := db.db
+		tx = tx.Where(whereContains(g, "subject", f.Query).Or(whereContains(g, "dns_names", f.Query)).Or(whereContains(g, "serial", f.Query)))
+	}
+	switch f.State {
+	case model.CertActive:
+		tx = tx.Where("state = ? AND not_after > ?", model.CertActive, f.Now)
+	case model.CertRevoked:
+		tx = tx.Where("state = ?", model.CertRevoked)
+	case "expiring":
+		tx = tx.Where("state = ? AND not_after > ? AND not_after <= ?", model.CertActive, f.Now, f.ExpiringBefore)
+	case "expired":
+		tx = tx.Where("state = ? AND not_after <= ?", model.CertActive, f.Now)
+	}
+	var n int64
+	if err := tx.Count(&n).Error; err != nil {
+		return nil, 0, translate(err, "Certificate")
+	}
+	var cs []model.Certificate
+	err := tx.Omit("der", "csr").Order("id DESC").Offset((page - 1) * perPage).Limit(perPage).Find(&cs).Error
+	return cs, n, translate(err, "Certificate")
+}
+
+// ActiveSerialsForSubject returns the serials of the subject's active
+// certificates, other than except.
+func (db *DB) ActiveSerialsForSubject(ctx context.Context, subject string, except string) ([]model.Certificate, error) {
+	var cs []model.Certificate
+	err := db.db.WithContext(ctx).Where("subject = ? AND state = ? AND serial <> ?", subject, model.CertActive, except).Find(&cs).Error
+	return cs, translate(err, "Certificate")
+}
+
+// IssueWithoutRegistration records a certificate that no registration
+// authorised (a renewal), revoking the certificates it supersedes, in one
+// transaction.
+func (db *DB) IssueWithoutRegistration(ctx context.Context, cert *model.Certificate, supersede []string, audit *model.AuditEvent) error {
+	now := db.now()
+	return translate(db.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		cert.ID, cert.CreatedAt = 0, now
+		if err := tx.Create(cert).Error; err != nil {
+			return err
+		}
+		if err := revokeSerials(tx, supersede, model.ReasonSuperseded, now); err != nil {
+			return err
+		}
+		if audit != nil {
+			return addAuditEvent(tx, now, audit)
+		}
+		return nil
+	}), "Certificate")
+}
+
+// RevokeCertificate revokes the active certificate with that serial.
+func (db *DB) RevokeCertificate(ctx context.Context, serial string, reason int, audit *model.AuditEvent) (*model.Certificate, error) {
+	serial = strings.ToLower(strings.TrimLeft(strings.TrimPrefix(strings.ToLower(serial), "0x"), "0"))
+	var c model.Certificate
+	now := db.now()
+	err := db.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Where("serial = ?", serial).Take(&c).Error; err != nil {
+			return err
+		}
+		if c.State == model.CertRevoked {
+			return model.Errorf(model.ECONFLICT, "Certificate %s was already revoked on %s.", serial, c.RevokedAt.Format("2006-01-02 15:04 MST"))
+		}
+		if err := revokeSerials(tx, []string{serial}, reason, now); err != nil {
+			return err
+		}
+		c.State, c.RevokedAt, c.RevocationReason = model.CertRevoked, &now, reason
+		if audit != nil {
+			return addAuditEvent(tx, now, audit)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, translate(err, "Certificate "+serial)
+	}
+	return &c, nil
+}
+
+func revokeSerials(tx *gorm.DB, serials []string, reason int, now time.Time) error {
+	if len(serials) == 0 {
+		return nil
+	}
+	if err := tx.Exec(`UPDATE certificates SET state = ?, revoked_at = ?, revocation_reason = ? WHERE serial IN ? AND state = ?`,
+		model.CertRevoked, now, reason, serials, model.CertActive).Error; err != nil {
+		return err
+	}
+	return nil
+}
+
+// RevokedCertificates returns the revoked certificates of CA authorityID
+// (and those recorded before certificates named their CA, when
+// includeUnattributed).
+func (db *DB) RevokedCertificates(ctx context.Context, authorityID int64, includeUnattributed bool) ([]model.Certificate, error) {
+	var cs []model.Certificate
+	q := db.db.WithContext(ctx).Select("id, serial, revoked_at, revocation_reason").Where("state = ?", model.CertRevoked)
+	if includeUnattributed {
+		q = q.Where("authority_id = ? OR authority_id IS NULL", authorityID)
+	} else {
+		q = q.Where("authority_id = ?", authorityID)
+	}
+	err := q.Order("id").Find(&cs).Error
+	return cs, translate(err, "Certificate")
+}
+
+// LastRevocation returns when a certificate was last revoked, or the zero
+// time when none was.
+func (db *DB) LastRevocation(ctx context.Context) (time.Time, error) {
+	var c model.Certificate
+	err := db.db.WithContext(ctx).Select("revoked_at").Where("state = ?", model.CertRevoked).Order("revoked_at DESC").Limit(1).Find(&c).Error
+	if err != nil || c.RevokedAt == nil {
+		return time.Time{}, translate(err, "Certificate")
+	}
+	return *c.RevokedAt, nil
+}
+
+// DashboardCounts counts certificates and registrations as of now; a
+// certificate is expiring when it is active and ends before now+window.
+func (db *DB) DashboardCounts(ctx context.Context, now time.Time, window time.Duration) (*model.DashboardCounts, error) {
+	g := db.db.WithContext(ctx)
+	var c model.DashboardCounts
+	steps := []struct {
+		n     *int64
+		table any
+		where string
+		args  []any
+	}{
+		{&c.CertificatesActive, &model.Certificate{}, "state = ? AND not_after > ?", []any{model.CertActive, now}},
+		{&c.CertificatesExpiring, &model.Certificate{}, "state = ? AND not_after > ? AND not_after <= ?", []any{model.CertActive, now, now.Add(window)}},
+		{&c.CertificatesRevoked, &model.Certificate{}, "state = ?", []any{model.CertRevoked}},
+		{&c.RegistrationsOpen, &model.Registration{}, "state = ? AND expires_at > ?", []any{model.StateOpen, now}},
+		{&c.ApprovalsPending, &model.Registration{}, "state = ?", []any{model.StatePending}},
+	}
+	for _, s := range steps {
+		if err := g.Model(s.table).Where(s.where, s.args...).Count(s.n).Error; err != nil {
+			return nil, translate(err, "Dashboard")
+		}
+	}
+	return &c, nil
+}
+
+// IssuedPerDay returns how many certificates were issued on each of the
+// days UTC days ending with the day of now, oldest first.
+func (db *DB) IssuedPerDay(ctx context.Context, now time.Time, days int) ([]model.DayCount, error) {
+	today := now.UTC().Truncate(24 * time.Hour)
+	first := today.AddDate(0, 0, -(days - 1))
+	var created []time.Time
+	err := db.db.WithContext(ctx).Model(&model.Certificate{}).Where("created_at >= ?", first).Pluck("created_at", &created).Error
+	if err != nil {
+		return nil, translate(err, "Certificate")
+	}
+	out := make([]model.DayCount, days)
+	for i := range out {
+		out[i].Day = first.AddDate(0, 0, i)
+	}
+	for _, t := range created {
+		i := int(t.UTC().Sub(first) / (24 * time.Hour))
+		if i >= 0 && i < days {
+			out[i].Count++
+		}
+	}
+	return out, nil
+}
