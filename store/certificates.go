@@ -28,14 +28,6 @@ func (db *DB) FindCertificateBySerial(ctx context.Context, serial string) (*mode
 	return &c, nil
 }
 
-// FindCertificatesByTransaction returns the certificates issued for a SCEP
-// transaction ID, newest first.
-func (db *DB) FindCertificatesByTransaction(ctx context.Context, transactionID string) ([]model.Certificate, error) {
-	var cs []model.Certificate
-	err := db.db.WithContext(ctx).Where("transaction_id = ?", transactionID).Order("id DESC").Limit(10).Find(&cs).Error
-	return cs, translate(err, "Certificate")
-}
-
 // CountCertificates returns how many certificates the CA has issued.
 func (db *DB) CountCertificates(ctx context.Context) (int64, error) {
 	var n int64
@@ -79,21 +71,100 @@ func (db *DB) ActiveSerialsForSubject(ctx context.Context, subject string, excep
 	return cs, translate(err, "Certificate")
 }
 
-// IssueWithoutRegistration records a certificate that no registration
-// authorised (a renewal), revoking the certificates it supersedes, in one
-// transaction.
-func (db *DB) IssueWithoutRegistration(ctx context.Context, cert *model.Certificate, supersede []string, audit *model.AuditEvent) error {
+// FindTransaction returns what was recorded for a SCEP transaction ID:
+// the certificate issued for it or, when none was, the newest registration
+// it used (pending, rejected or used); an ENOTFOUND error when neither
+// exists.
+func (db *DB) FindTransaction(ctx context.Context, transactionID string) (*Transaction, error) {
+	if transactionID == "" {
+		return nil, model.Errorf(model.ENOTFOUND, "Transaction not found.")
+	}
+	g := db.db.WithContext(ctx)
+	var cs []model.Certificate
+	if err := g.Where("transaction_id = ?", transactionID).Limit(1).Find(&cs).Error; err != nil {
+		return nil, translate(err, "Certificate")
+	}
+	if len(cs) > 0 {
+		return &Transaction{Certificate: &cs[0]}, nil
+	}
+	var rs []model.Registration
+	if err := g.Where("transaction_id = ?", transactionID).Order("id DESC").Limit(1).Find(&rs).Error; err != nil {
+		return nil, translate(err, "Registration")
+	}
+	if len(rs) > 0 {
+		return &Transaction{Registration: &rs[0]}, nil
+	}
+	return nil, model.Errorf(model.ENOTFOUND, "Transaction %s not found.", quote(transactionID))
+}
+
+// Transaction is what FindTransaction found for a transaction ID: exactly
+// one of its fields is set.
+type Transaction struct {
+	Certificate  *model.Certificate
+	Registration *model.Registration
+}
+
+// Issue is a certificate to record, with what authorised it.
+type Issue struct {
+	Cert *model.Certificate
+	// ConsumeRegistrationID, when set, names the open registration whose
+	// challenge password authorises Cert (an enrollment).
+	ConsumeRegistrationID int64
+	// ApproveRegistrationID, when set, names the pending registration an
+	// administrator approves with Cert. With neither set, no registration
+	// authorises Cert (a renewal).
+	ApproveRegistrationID int64
+	// Supersede lists the serials of the certificates Cert replaces; they
+	// are revoked as superseded.
+	Supersede []string
+	// Audit, when not nil, is recorded with the certificate.
+	Audit *model.AuditEvent
+}
+
+// RecordIssue records is.Cert in one transaction with the registration it
+// settles, the certificates it supersedes and its audit event. A consumed
+// registration must still be open and unexpired, checked and changed by
+// one compare-and-swap statement, or nothing is written and
+// ErrRegistrationTaken is returned; an approved one must still be pending,
+// or ErrNotPending. A certificate whose serial or transaction ID is taken
+// is an ECONFLICT error.
+func (db *DB) RecordIssue(ctx context.Context, is Issue) error {
+	if is.ConsumeRegistrationID != 0 && is.ApproveRegistrationID != 0 {
+		return model.Errorf(model.EINVALID, "A certificate consumes a registration or settles a pending one, not both.")
+	}
 	now := db.now()
+	cert := is.Cert
 	return translate(db.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		cert.ID, cert.CreatedAt = 0, now
+		var regID int64
+		switch {
+		case is.ConsumeRegistrationID != 0:
+			regID = is.ConsumeRegistrationID
+			if err := consumeRegistration(tx, regID, cert.TransactionID, now); err != nil {
+				return err
+			}
+		case is.ApproveRegistrationID != 0:
+			regID = is.ApproveRegistrationID
+			if err := approveRegistration(tx, regID); err != nil {
+				return err
+			}
+		}
+		cert.ID, cert.CreatedAt, cert.RegistrationID = 0, now, nil
+		if regID != 0 {
+			cert.RegistrationID = &regID
+		}
 		if err := tx.Create(cert).Error; err != nil {
 			return err
 		}
-		if err := revokeSerials(tx, supersede, model.ReasonSuperseded, now); err != nil {
+		if regID != 0 {
+			if err := tx.Exec(`UPDATE registrations SET certificate_id = ?, handler_used_id = ? WHERE id = ?`, cert.ID, cert.HandlerID, regID).Error; err != nil {
+				return err
+			}
+		}
+		if err := revokeSerials(tx, is.Supersede, model.ReasonSuperseded, now); err != nil {
 			return err
 		}
-		if audit != nil {
-			return addAuditEvent(tx, now, audit)
+		if is.Audit != nil {
+			return addAuditEvent(tx, now, is.Audit)
 		}
 		return nil
 	}), "Certificate")

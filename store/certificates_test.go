@@ -14,10 +14,7 @@ import (
 
 // testCert records a certificate issued at at through a registration,
 // as an enrollment does.
-func testCert(t *testing.T, db interface {
-	CreateRegistration(context.Context, *model.Registration) error
-	CompleteEnrollment(context.Context, int64, *model.Certificate, *model.AuditEvent, ...string) error
-}, serial, subject string, notAfter time.Time) int64 {
+func testCert(t *testing.T, db *store.DB, serial, subject string, notAfter time.Time) int64 {
 	t.Helper()
 	ctx := context.Background()
 	r := &model.Registration{Kind: model.RegistrationNDES, State: model.StateOpen, ChallengeHash: "h-" + serial, SubjectCN: subject,
@@ -27,13 +24,13 @@ func testCert(t *testing.T, db interface {
 	}
 	c := &model.Certificate{Serial: serial, Subject: "CN=" + subject, DNSNames: subject + ".example", NotBefore: notAfter.Add(-time.Hour),
 		NotAfter: notAfter, DER: []byte{0x30}, State: model.CertActive}
-	if err := db.CompleteEnrollment(ctx, r.ID, c, nil); err != nil {
+	if err := db.RecordIssue(ctx, store.Issue{Cert: c, ConsumeRegistrationID: r.ID}); err != nil {
 		t.Fatal(err)
 	}
 	return c.ID
 }
 
-func TestCompleteEnrollmentConsumesOnce(t *testing.T) {
+func TestRecordIssueConsumesOnce(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	db := openTestDB(t, &now)
@@ -53,7 +50,7 @@ func TestCompleteEnrollmentConsumesOnce(t *testing.T) {
 			defer wg.Done()
 			cert := &model.Certificate{Serial: string(rune('a' + i)), Subject: "CN=x", DER: []byte{1}, State: model.CertActive,
 				NotBefore: now, NotAfter: now.Add(time.Hour), TransactionID: "t"}
-			errs[i] = db.CompleteEnrollment(ctx, reg.ID, cert, nil)
+			errs[i] = db.RecordIssue(ctx, store.Issue{Cert: cert, ConsumeRegistrationID: reg.ID})
 		}(i)
 	}
 	wg.Wait()
@@ -63,7 +60,7 @@ func TestCompleteEnrollmentConsumesOnce(t *testing.T) {
 		case err == nil:
 			ok++
 		case err != store.ErrRegistrationTaken:
-			t.Errorf("CompleteEnrollment: %v; want nil or ErrRegistrationTaken", err)
+			t.Errorf("RecordIssue: %v; want nil or ErrRegistrationTaken", err)
 		}
 	}
 	if ok != 1 {
@@ -81,9 +78,9 @@ func TestCompleteEnrollmentConsumesOnce(t *testing.T) {
 	}
 }
 
-// TestCompleteEnrollmentNDESRace consumes one password from 64 goroutines:
+// TestRecordIssueNDESRace consumes one password from 64 goroutines:
 // exactly one certificate is recorded.
-func TestCompleteEnrollmentNDESRace(t *testing.T) {
+func TestRecordIssueNDESRace(t *testing.T) {
 	ctx := context.Background()
 	clock := testclock.New(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	db, cfg := ndesDB(t, clock)
@@ -98,7 +95,7 @@ func TestCompleteEnrollmentNDESRace(t *testing.T) {
 		wg.Go(func() {
 			cert := &model.Certificate{Serial: fmt.Sprintf("%x", 1000+i), Subject: "CN=race", DER: []byte{byte(i)}, State: model.CertActive,
 				NotBefore: clock.Now(), NotAfter: clock.Now().Add(time.Hour), TransactionID: fmt.Sprint(i)}
-			err := db.CompleteEnrollment(ctx, r.ID, cert, nil)
+			err := db.RecordIssue(ctx, store.Issue{Cert: cert, ConsumeRegistrationID: r.ID})
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -127,7 +124,7 @@ func TestCompleteEnrollmentNDESRace(t *testing.T) {
 	}
 }
 
-func TestCompleteEnrollmentRefusesExpired(t *testing.T) {
+func TestRecordIssueRefusesExpired(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	db := openTestDB(t, &now)
@@ -137,8 +134,8 @@ func TestCompleteEnrollmentRefusesExpired(t *testing.T) {
 	}
 	now = now.Add(2 * time.Minute)
 	cert := &model.Certificate{Serial: "01", Subject: "CN=x", DER: []byte{1}, State: model.CertActive, NotBefore: now, NotAfter: now}
-	if err := db.CompleteEnrollment(ctx, reg.ID, cert, nil); err != store.ErrRegistrationTaken {
-		t.Errorf("CompleteEnrollment after expiry = %v; want ErrRegistrationTaken", err)
+	if err := db.RecordIssue(ctx, store.Issue{Cert: cert, ConsumeRegistrationID: reg.ID}); err != store.ErrRegistrationTaken {
+		t.Errorf("RecordIssue after expiry = %v; want ErrRegistrationTaken", err)
 	}
 	if got, _ := db.CountCertificates(ctx); got != 0 {
 		t.Errorf("certificates stored = %d; want 0", got)
@@ -162,7 +159,7 @@ func TestDuplicateSerialRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 		cert := &model.Certificate{Serial: "abc", Subject: "CN=x", DER: []byte{1}, State: model.CertActive, NotBefore: now, NotAfter: now}
-		err := db.CompleteEnrollment(ctx, reg.ID, cert, nil)
+		err := db.RecordIssue(ctx, store.Issue{Cert: cert, ConsumeRegistrationID: reg.ID})
 		if i == 1 && model.ErrorCode(err) != model.ECONFLICT {
 			t.Errorf("second certificate with serial abc: %v; want ECONFLICT", err)
 		}
@@ -239,5 +236,123 @@ func TestDashboardQueries(t *testing.T) {
 		if _, n, err := db.ListRegistrations(ctx, tc.f, 1, 10); err != nil || n != tc.want {
 			t.Errorf("registrations %s: %d, %v; want %d", tc.name, n, err, tc.want)
 		}
+	}
+}
+
+// TestRecordIssueSettles records certificates the three ways they are
+// issued: by consuming a registration, by approving a pending one, and by
+// renewal, which no registration authorises and which supersedes the
+// certificate it renews.
+func TestRecordIssueSettles(t *testing.T) {
+	ctx := context.Background()
+	clock := testclock.New(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+	db, cfg := ndesDB(t, clock)
+	h := ndesHandlerID(t, cfg, "ndesrequest")
+	cert := func(serial, transactionID string) *model.Certificate {
+		return &model.Certificate{Serial: serial, Subject: "CN=dev", DER: []byte{1}, State: model.CertActive, HandlerID: &h,
+			NotBefore: clock.Now(), NotAfter: clock.Now().Add(time.Hour), TransactionID: transactionID}
+	}
+	reg := func(hash string) *model.Registration {
+		r := ndesReg(ndesHandlerID(t, cfg, "ndeschallenge"), hash, clock.Now(), time.Hour)
+		if ok, err := db.CreateNDESRegistration(ctx, r, 100, nil); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		return r
+	}
+
+	open := reg("open")
+	first := cert("a1", "t-consume")
+	if err := db.RecordIssue(ctx, store.Issue{Cert: first, ConsumeRegistrationID: open.ID,
+		Audit: &model.AuditEvent{Actor: "test", Action: "certificate.issue"}}); err != nil {
+		t.Fatalf("ok/consume: %v", err)
+	}
+	if got, _ := db.FindRegistration(ctx, open.ID); got.State != model.StateUsed || got.CertificateID == nil || *got.CertificateID != first.ID ||
+		got.HandlerUsedID == nil || *got.HandlerUsedID != h || got.TransactionID != "t-consume" {
+		t.Errorf("consumed registration = %+v; want used by t-consume at handler %d with certificate %d", got, h, first.ID)
+	}
+
+	pending := reg("pending")
+	if err := db.MarkPending(ctx, pending.ID, h, "t-approve", "key", []byte{2}, nil); err != nil {
+		t.Fatal(err)
+	}
+	approved := cert("a2", "t-approve")
+	if err := db.RecordIssue(ctx, store.Issue{Cert: approved, ApproveRegistrationID: pending.ID}); err != nil {
+		t.Fatalf("ok/approve: %v", err)
+	}
+	if got, _ := db.FindRegistration(ctx, pending.ID); got.State != model.StateUsed || got.CertificateID == nil || *got.CertificateID != approved.ID {
+		t.Errorf("approved registration = state %s certificate %v; want used with certificate %d", got.State, got.CertificateID, approved.ID)
+	}
+	if err := db.RecordIssue(ctx, store.Issue{Cert: cert("a3", "t-approve-again"), ApproveRegistrationID: pending.ID}); err != store.ErrNotPending {
+		t.Errorf("fail/approve twice: %v; want ErrNotPending", err)
+	}
+
+	renewed := cert("a4", "t-renew")
+	if err := db.RecordIssue(ctx, store.Issue{Cert: renewed, Supersede: []string{first.Serial}}); err != nil {
+		t.Fatalf("ok/renew: %v", err)
+	}
+	if got, _ := db.FindCertificateBySerial(ctx, first.Serial); got.State != model.CertRevoked || got.RevocationReason != model.ReasonSuperseded {
+		t.Errorf("renewed certificate: state %s reason %d; want revoked as superseded", got.State, got.RevocationReason)
+	}
+	if got, _ := db.FindCertificateBySerial(ctx, renewed.Serial); got.RegistrationID != nil {
+		t.Errorf("renewal names registration %d; want none", *got.RegistrationID)
+	}
+
+	for _, tt := range []struct {
+		name string
+		is   store.Issue
+		code string
+	}{
+		{"fail/transaction ID taken", store.Issue{Cert: cert("b1", "t-renew")}, model.ECONFLICT},
+		{"fail/serial taken", store.Issue{Cert: cert("a4", "t-new")}, model.ECONFLICT},
+		{"fail/consume and approve", store.Issue{Cert: cert("b2", "t-both"), ConsumeRegistrationID: reg("both").ID, ApproveRegistrationID: pending.ID}, model.EINVALID},
+	} {
+		if err := db.RecordIssue(ctx, tt.is); model.ErrorCode(err) != tt.code {
+			t.Errorf("%s: %v; want %s", tt.name, err, tt.code)
+		}
+	}
+}
+
+func TestFindTransaction(t *testing.T) {
+	ctx := context.Background()
+	clock := testclock.New(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+	db, cfg := ndesDB(t, clock)
+	h := ndesHandlerID(t, cfg, "ndesrequest")
+	challenge := ndesHandlerID(t, cfg, "ndeschallenge")
+	for i, transactionID := range []string{"t-pending", "t-pending", "t-issued"} {
+		r := ndesReg(challenge, fmt.Sprint("h", i), clock.Now(), time.Hour)
+		if ok, err := db.CreateNDESRegistration(ctx, r, 100, nil); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		if err := db.MarkPending(ctx, r.ID, h, transactionID, fmt.Sprint("key", i), []byte{2}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if transactionID == "t-issued" {
+			c := &model.Certificate{Serial: "c1", Subject: "CN=dev", DER: []byte{1}, State: model.CertActive, HandlerID: &h,
+				NotBefore: clock.Now(), NotAfter: clock.Now().Add(time.Hour), TransactionID: transactionID}
+			if err := db.RecordIssue(ctx, store.Issue{Cert: c, ApproveRegistrationID: r.ID}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, tt := range []struct {
+		name, transactionID, wantSerial, wantKey, wantCode string
+	}{
+		{name: "ok/issued", transactionID: "t-issued", wantSerial: "c1"},
+		{name: "ok/newest registration", transactionID: "t-pending", wantKey: "key1"},
+		{name: "fail/unknown", transactionID: "t-never", wantCode: model.ENOTFOUND},
+		{name: "fail/empty", transactionID: "", wantCode: model.ENOTFOUND},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := db.FindTransaction(ctx, tt.transactionID)
+			if code := model.ErrorCode(err); code != tt.wantCode {
+				t.Fatalf("error %v; want code %q", err, tt.wantCode)
+			}
+			switch {
+			case tt.wantSerial != "" && (got.Certificate == nil || got.Certificate.Serial != tt.wantSerial || got.Registration != nil):
+				t.Errorf("got %+v; want certificate %s only", got, tt.wantSerial)
+			case tt.wantKey != "" && (got.Registration == nil || got.Registration.PublicKeySHA256 != tt.wantKey || got.Certificate != nil):
+				t.Errorf("got %+v; want the registration with key %s only", got, tt.wantKey)
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/scepgate/scepgate/model"
 	"gorm.io/gorm"
@@ -111,17 +112,6 @@ func (db *DB) FindRegistrationsByChallenge(ctx context.Context, hash string) ([]
 	return rs, translate(err, "Registration")
 }
 
-// FindRegistrationByTransaction returns the newest registration used by a
-// SCEP transaction ID (pending, used or rejected).
-func (db *DB) FindRegistrationByTransaction(ctx context.Context, transactionID string) (*model.Registration, error) {
-	var r model.Registration
-	err := db.db.WithContext(ctx).Where("transaction_id = ?", transactionID).Order("id DESC").Take(&r).Error
-	if err != nil {
-		return nil, translate(err, "Registration for this transaction")
-	}
-	return &r, nil
-}
-
 // ListRegistrations returns the registrations f selects, newest first, one
 // page of perPage, and how many match in all.
 func (db *DB) ListRegistrations(ctx context.Context, f model.RegistrationFilter, page, perPage int) ([]model.Registration, int64, error) {
@@ -174,49 +164,42 @@ func (db *DB) RecordEnrollmentFailure(ctx context.Context, id int64, reason stri
 	}), "Registration")
 }
 
-// ErrRegistrationTaken is returned by CompleteEnrollment when the
+// ErrRegistrationTaken is returned by RecordIssue and MarkPending when the
 // registration was used, cancelled or expired before this enrollment could
 // consume it.
 var ErrRegistrationTaken = model.Errorf(model.ECONFLICT, "The challenge password has already been used or has expired. Ask for a new one.")
 
-// CompleteEnrollment consumes registration regID and records cert, in one
-// transaction: the registration must still be open and unexpired (checked
-// and changed by one compare-and-swap statement), or nothing is written and
-// ErrRegistrationTaken is returned.
-//
-// The certificates named in supersede are revoked (superseded) in the same
-// transaction.
-func (db *DB) CompleteEnrollment(ctx context.Context, regID int64, cert *model.Certificate, audit *model.AuditEvent, supersede ...string) error {
-	now := db.now()
-	return translate(db.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Exec(`UPDATE registrations SET state = ?, used_at = ?, transaction_id = ?
-			WHERE id = ? AND state = ? AND used_at IS NULL AND expires_at > ?`,
-			model.StateUsed, now, cert.TransactionID, regID, model.StateOpen, now)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected != 1 {
-			return ErrRegistrationTaken
-		}
-		cert.ID, cert.CreatedAt, cert.RegistrationID = 0, now, &regID
-		if err := tx.Create(cert).Error; err != nil {
-			return err
-		}
-		if err := tx.Exec(`UPDATE registrations SET certificate_id = ?, handler_used_id = ? WHERE id = ?`, cert.ID, cert.HandlerID, regID).Error; err != nil {
-			return err
-		}
-		if err := revokeSerials(tx, supersede, model.ReasonSuperseded, now); err != nil {
-			return err
-		}
-		if audit != nil {
-			return addAuditEvent(tx, now, audit)
-		}
-		return nil
-	}), "Certificate")
+// consumeRegistration marks open registration id used by transactionID:
+// one compare-and-swap that one caller wins; ErrRegistrationTaken for the
+// others and for a registration no longer open or past its expiry.
+func consumeRegistration(tx *gorm.DB, id int64, transactionID string, now time.Time) error {
+	res := tx.Exec(`UPDATE registrations SET state = ?, used_at = ?, transaction_id = ?
+		WHERE id = ? AND state = ? AND used_at IS NULL AND expires_at > ?`,
+		model.StateUsed, now, transactionID, id, model.StateOpen, now)
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected != 1 {
+		return ErrRegistrationTaken
+	}
+	return nil
+}
+
+// approveRegistration marks pending registration id used, or returns
+// ErrNotPending.
+func approveRegistration(tx *gorm.DB, id int64) error {
+	res := tx.Exec(`UPDATE registrations SET state = ? WHERE id = ? AND state = ?`, model.StateUsed, id, model.StatePending)
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected != 1 {
+		return ErrNotPending
+	}
+	return nil
 }
 
 // MarkPending consumes open registration regID for an enrollment that waits
-// for approval, keeping its request. Like CompleteEnrollment, it is one
+// for approval, keeping its request. Like RecordIssue, it is one
 // compare-and-swap; ErrRegistrationTaken when it lost.
 func (db *DB) MarkPending(ctx context.Context, regID int64, handlerID int64, transactionID, pubKeySHA256 string, csr []byte, audit *model.AuditEvent) error {
 	now := db.now()
@@ -240,34 +223,6 @@ func (db *DB) MarkPending(ctx context.Context, regID int64, handlerID int64, tra
 // ErrNotPending is returned when a decision is made on a registration that
 // is not waiting for one.
 var ErrNotPending = model.Errorf(model.ECONFLICT, "The registration is not waiting for approval.")
-
-// ApproveRegistration records cert for pending registration regID.
-func (db *DB) ApproveRegistration(ctx context.Context, regID int64, cert *model.Certificate, supersede []string, audit *model.AuditEvent) error {
-	now := db.now()
-	return translate(db.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Exec(`UPDATE registrations SET state = ? WHERE id = ? AND state = ?`, model.StateUsed, regID, model.StatePending)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected != 1 {
-			return ErrNotPending
-		}
-		cert.ID, cert.CreatedAt, cert.RegistrationID = 0, now, &regID
-		if err := tx.Create(cert).Error; err != nil {
-			return err
-		}
-		if err := tx.Exec(`UPDATE registrations SET certificate_id = ? WHERE id = ?`, cert.ID, regID).Error; err != nil {
-			return err
-		}
-		if err := revokeSerials(tx, supersede, model.ReasonSuperseded, now); err != nil {
-			return err
-		}
-		if audit != nil {
-			return addAuditEvent(tx, now, audit)
-		}
-		return nil
-	}), "Certificate")
-}
 
 // RejectRegistration ends pending registration regID without a certificate.
 func (db *DB) RejectRegistration(ctx context.Context, regID int64, reason string, audit *model.AuditEvent) error {

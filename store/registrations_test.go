@@ -9,6 +9,7 @@ import (
 
 	"github.com/scepgate/scepgate/internal/testclock"
 	"github.com/scepgate/scepgate/model"
+	"github.com/scepgate/scepgate/store"
 )
 
 func TestPreRegistrationPasswordUnique(t *testing.T) {
@@ -51,7 +52,7 @@ func TestCreateNDESRegistrationCap(t *testing.T) {
 	if ok, err := db.CreateNDESRegistration(ctx, used, 3, nil); err != nil || !ok {
 		t.Fatalf("CreateNDESRegistration used = %v, %v", ok, err)
 	}
-	if err := db.CompleteEnrollment(ctx, used.ID, &model.Certificate{Serial: "01", Subject: "CN=x", DER: []byte{1}, State: model.CertActive, NotBefore: clock.Now(), NotAfter: clock.Now()}, nil); err != nil {
+	if err := db.RecordIssue(ctx, store.Issue{Cert: &model.Certificate{Serial: "01", Subject: "CN=x", DER: []byte{1}, State: model.CertActive, NotBefore: clock.Now(), NotAfter: clock.Now()}, ConsumeRegistrationID: used.ID}); err != nil {
 		t.Fatal(err)
 	}
 	if ok, err := db.CreateNDESRegistration(ctx, ndesReg(h1, "expired", clock.Now().Add(-time.Hour), 15*time.Minute), 3, nil); err != nil || !ok {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/scepgate/scepgate/enroll"
 	"github.com/scepgate/scepgate/model"
+	"github.com/scepgate/scepgate/store"
 )
 
 // enrolled creates a pre-registration for cn and completes it with a
@@ -41,7 +42,7 @@ func (p *portal) enrolled(cn string) (regID, certID int64) {
 	}
 	cert := &model.Certificate{Serial: serial.Text(16), Subject: "CN=" + cn, DNSNames: cn + ".example", NotBefore: now, NotAfter: tmpl.NotAfter,
 		DER: der, State: model.CertActive, TransactionID: "tx-" + cn}
-	if err := p.db.CompleteEnrollment(ctx, reg.ID, cert, nil); err != nil {
+	if err := p.db.RecordIssue(ctx, store.Issue{Cert: cert, ConsumeRegistrationID: reg.ID}); err != nil {
 		p.t.Fatal(err)
 	}
 	return reg.ID, cert.ID
