@@ -101,19 +101,35 @@ func (s *Service) Rand() io.Reader { return s.rand }
 // ConfigChanged makes the next request reload settings at once.
 func (s *Service) ConfigChanged() { s.snaps.invalidate() }
 
-// Refusal is an enrollment the policy refuses: a bad, used or missing
-// password, or a CSR outside its procedure. Reason is safe to show.
-type Refusal struct{ Reason string }
+// Refusal is a request the policy refuses: a bad, used or missing
+// password, a CSR outside its procedure, a transaction or certificate
+// nobody knows. Code says what kind of refusal it is; Reason is safe to
+// show.
+type Refusal struct {
+	Code   RefusalCode
+	Reason string
+}
 
 func (r *Refusal) Error() string { return r.Reason }
 
+// RefusalCode classifies a Refusal as SCEP's failInfo tells a client why
+// it was refused (RFC 8894, section 3.2.1.4.5).
+type RefusalCode int
+
+const (
+	// BadRequest: the request is not granted as it stands (the zero value).
+	BadRequest RefusalCode = iota
+	// BadCertID: no request or certificate is known by the identifier given.
+	BadCertID
+)
+
 func refuse(format string, args ...any) *Refusal {
-	return &Refusal{Reason: fmt.Sprintf(format, args...)}
+	return &Refusal{Code: BadRequest, Reason: fmt.Sprintf(format, args...)}
 }
 
-// ErrUnknownTransaction answers a CertPoll or GetCert about nothing we know
-// (failInfo badCertId).
-var ErrUnknownTransaction = errors.New("no request or certificate is known by that identifier")
+// ErrUnknownTransaction refuses a CertPoll or GetCert about nothing this
+// gateway knows (failInfo badCertId).
+var ErrUnknownTransaction = &Refusal{Code: BadCertID, Reason: "No request or certificate is known by that identifier."}
 
 // ErrPending means the request waits for an administrator's approval; the
 // client is answered PENDING and polls.
