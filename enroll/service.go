@@ -86,11 +86,13 @@ func NewService(store Store, mk *pki.MasterKey, o Options) *Service {
 	}
 	return &Service{
 		store: store, mk: mk, now: o.Now, rand: o.Rand, log: o.Logger,
-		snaps: &snapshots{store: store, mk: mk, now: o.Now, interval: o.ConfigCheckInterval},
+		snaps: &snapshots{store: store, mk: mk, now: o.Now, interval: o.ConfigCheckInterval, log: o.Logger, open: pki.OpenAuthority},
 	}
 }
 
-// Snapshot returns the current configuration and key material.
+// Snapshot returns the current configuration and key material. Only the
+// very first call waits for them to load; later ones get the current
+// snapshot at once while a newer one, if any, loads in the background.
 func (s *Service) Snapshot(ctx context.Context) (*Snapshot, error) {
 	return s.snaps.get(ctx)
 }
@@ -98,8 +100,9 @@ func (s *Service) Snapshot(ctx context.Context) (*Snapshot, error) {
 // Rand returns the service's source of randomness.
 func (s *Service) Rand() io.Reader { return s.rand }
 
-// ConfigChanged makes the next request reload settings at once.
-func (s *Service) ConfigChanged() { s.snaps.invalidate() }
+// ConfigChanged reloads the settings at once, so that the caller's next
+// request, and everyone's, sees the change it just saved.
+func (s *Service) ConfigChanged() { s.snaps.changed() }
 
 // Refusal is a request the policy refuses: a bad, used or missing
 // password, a CSR outside its procedure, a transaction or certificate

@@ -3,7 +3,9 @@ package enroll
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/scepgate/scepgate/model"
@@ -105,37 +107,103 @@ func (s *Snapshot) TokenProcedureByName(name string) (*model.TokenProcedure, boo
 	return nil, false
 }
 
-// snapshots caches the current Snapshot and reloads it when the store's
-// configuration version changes, checking at most once per interval.
+// snapshots holds the current Snapshot. Requests read it without a lock.
+// When the check interval has passed, one goroutine checks the
+// configuration version in the background and swaps in a new Snapshot if
+// it changed, while requests go on with the one they have: only the very
+// first load makes requests wait. The CA and RA keys are decrypted again
+// only when the active authority rows change, not on every change of
+// handlers or procedures.
 type snapshots struct {
 	store    Store
 	mk       *pki.MasterKey
 	now      func() time.Time
 	interval time.Duration
+	log      *slog.Logger
+	// open decrypts the CA and RA keys: pki.OpenAuthority, which tests
+	// replace to count the calls.
+	open func(ca, ra *model.Authority, mk *pki.MasterKey) (*pki.Authority, error)
 
-	mu      sync.Mutex
-	current *Snapshot
-	checked time.Time
+	current    atomic.Pointer[Snapshot]
+	checked    atomic.Int64 // when the version was last checked: now() in Unix nanoseconds
+	refreshing atomic.Bool  // a background check runs
+
+	mu   sync.Mutex  // one load at a time
+	keys *openedKeys // the keys of the current authority rows; guarded by mu
 }
 
+// openedKeys is the key material opened from one pair of authority rows.
+type openedKeys struct {
+	caID, raID int64
+	authority  *pki.Authority
+}
+
+// reloadTimeout bounds a load that no request waits for.
+const reloadTimeout = 30 * time.Second
+
 func (c *snapshots) get(ctx context.Context) (*Snapshot, error) {
+	cur := c.current.Load()
+	if cur == nil {
+		return c.first(ctx)
+	}
+	if c.now().UnixNano()-c.checked.Load() >= int64(c.interval) && c.refreshing.CompareAndSwap(false, true) {
+		go c.refresh()
+	}
+	return cur, nil
+}
+
+// first makes the first Snapshot; callers that come meanwhile wait for it.
+func (c *snapshots) first(ctx context.Context) (*Snapshot, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := c.now()
-	if c.current != nil && now.Sub(c.checked) < c.interval {
-		return c.current, nil
+	if cur := c.current.Load(); cur != nil {
+		return cur, nil
 	}
+	return c.load(ctx)
+}
+
+// refresh reloads when the configuration version changed. It runs in the
+// background, its errors logged: requests keep the Snapshot they have.
+func (c *snapshots) refresh() {
+	defer c.refreshing.Store(false)
+	ctx, cancel := context.WithTimeout(context.Background(), reloadTimeout)
+	defer cancel()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// Checked now, whatever comes next: a failing database is asked again
+	// after the interval, not by every request.
+	c.checked.Store(c.now().UnixNano())
 	version, err := c.store.ConfigVersion(ctx)
+	if err == nil && version == c.current.Load().Config.Version {
+		return
+	}
+	if err == nil {
+		_, err = c.load(ctx)
+	}
 	if err != nil {
-		if c.current != nil {
-			return c.current, nil // keep serving with what we have
-		}
-		return nil, err
+		c.log.Error("reload settings", "err", err)
 	}
-	if c.current != nil && version == c.current.Config.Version {
-		c.checked = now
-		return c.current, nil
+}
+
+// changed reloads at once: ConfigChanged.
+func (c *snapshots) changed() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.current.Load() == nil {
+		return // the first request loads
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), reloadTimeout)
+	defer cancel()
+	if _, err := c.load(ctx); err != nil {
+		c.checked.Store(0) // the next request tries again
+		c.log.Error("reload settings", "err", err)
+	}
+}
+
+// load reads the configuration and the active authorities and makes them
+// the current Snapshot. The caller holds mu.
+func (c *snapshots) load(ctx context.Context) (*Snapshot, error) {
+	at := c.now()
 	cfg, err := c.store.LoadConfig(ctx)
 	if err != nil {
 		return nil, err
@@ -144,17 +212,26 @@ func (c *snapshots) get(ctx context.Context) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := pki.OpenAuthority(caRow, raRow, c.mk)
+	a, err := c.authority(caRow, raRow)
+	if err != nil {
+		return nil, err
+	}
+	snap := newSnapshot(cfg, a)
+	c.current.Store(snap)
+	c.checked.Store(at.UnixNano())
+	return snap, nil
+}
+
+// authority returns the opened keys of the rows ca and ra, decrypting them
+// only when they are not the rows opened last. The caller holds mu.
+func (c *snapshots) authority(ca, ra *model.Authority) (*pki.Authority, error) {
+	if k := c.keys; k != nil && k.caID == ca.ID && k.raID == ra.ID {
+		return k.authority, nil
+	}
+	a, err := c.open(ca, ra, c.mk)
 	if err != nil {
 		return nil, fmt.Errorf("open CA and RA keys: %w", err)
 	}
-	c.current, c.checked = newSnapshot(cfg, a), now
-	return c.current, nil
-}
-
-// invalidate makes the next get reload.
-func (c *snapshots) invalidate() {
-	c.mu.Lock()
-	c.checked = time.Time{}
-	c.mu.Unlock()
+	c.keys = &openedKeys{caID: ca.ID, raID: ra.ID, authority: a}
+	return a, nil
 }

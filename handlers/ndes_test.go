@@ -181,6 +181,30 @@ func (env *ndesEnv) do(t *testing.T, r ndesRequest) *httptest.ResponseRecorder {
 }
 
 // ndesDecodeUTF16LE decodes an NDES page, skipping a byte-order mark.
+// waitForReload waits until the service serves the configuration the
+// database holds, as it does soon after its check interval (a millisecond
+// here) when a change comes from elsewhere, such as the command line.
+func (env *ndesEnv) waitForReload(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	want, err := env.db.ConfigVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		snap, err := env.svc.Snapshot(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if snap.Config.Version >= want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the service still serves configuration version %d after 5 s; want %d", snap.Config.Version, want)
+		}
+	}
+}
+
 func ndesDecodeUTF16LE(t *testing.T, b []byte) string {
 	t.Helper()
 	b = bytes.TrimPrefix(b, []byte{0xFF, 0xFE})
@@ -495,7 +519,7 @@ func TestNDESAliases(t *testing.T) {
 		if err := env.db.SetAliases(context.Background(), model.Aliases{MSCEPAdmin: "ndeschallenge2", MSCEP: "ndesrequest2"}, nil); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(2 * time.Millisecond) // the service checks the config version every millisecond here
+		env.waitForReload(t)
 		if rec := env.do(t, ndesRequest{path: "/certsrv/mscep_admin/", user: ndesTestUser, pass: ndesTestPassword}); rec.Code != http.StatusUnauthorized {
 			t.Errorf("old handler's credentials: status %d; want 401", rec.Code)
 		}
@@ -517,7 +541,7 @@ func TestNDESAliases(t *testing.T) {
 				}
 			}
 		}
-		time.Sleep(2 * time.Millisecond)
+		env.waitForReload(t)
 		rec := env.do(t, ndesRequest{path: "/certsrv/mscep/mscep.dll?operation=GetCACaps"})
 		if rec.Code != http.StatusNotFound || !strings.Contains(rec.Body.String(), "scepgate handlers alias --mscep") {
 			t.Errorf("status %d, body %q; want 404 saying how to map a handler", rec.Code, rec.Body.String())
