@@ -18,13 +18,6 @@ func addAuditEvent(tx *gorm.DB, now time.Time, e *model.AuditEvent) error {
 	return tx.Create(e).Error
 }
 
-// ListAuditEvents returns the newest audit events first, at most limit.
-func (db *DB) ListAuditEvents(ctx context.Context, limit int) ([]model.AuditEvent, error) {
-	var events []model.AuditEvent
-	err := db.db.WithContext(ctx).Order("id DESC").Limit(limit).Find(&events).Error
-	return events, translate(err, "Audit event")
-}
-
 func (db *DB) auditQuery(ctx context.Context, f model.AuditFilter) *gorm.DB {
 	tx := db.db.WithContext(ctx).Model(&model.AuditEvent{})
 	if f.Query != "" {

@@ -28,13 +28,6 @@ func (db *DB) FindCertificateBySerial(ctx context.Context, serial string) (*mode
 	return &c, nil
 }
 
-// CountCertificates returns how many certificates the CA has issued.
-func (db *DB) CountCertificates(ctx context.Context) (int64, error) {
-	var n int64
-	err := db.db.WithContext(ctx).Model(&model.Certificate{}).Count(&n).Error
-	return n, translate(err, "Certificate")
-}
-
 // SearchCertificates returns the certificates f selects, newest first, one
 // page of perPage, and how many match in all. Certificate DER and CSR are
 // left out.

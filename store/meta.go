@@ -16,11 +16,6 @@ type metaRow struct {
 
 func (metaRow) TableName() string { return "meta" }
 
-// Meta returns the value stored under key, or an ENOTFOUND error.
-func (db *DB) Meta(ctx context.Context, key string) (string, error) {
-	return getMeta(db.db.WithContext(ctx), key)
-}
-
 func getMeta(tx *gorm.DB, key string) (string, error) {
 	var row metaRow
 	if err := tx.Where("key = ?", key).Take(&row).Error; err != nil {

@@ -146,15 +146,6 @@ func (db *DB) FindTokenProcedure(ctx context.Context, id int64) (*model.TokenPro
 	return &tps[0], nil
 }
 
-// FindTokenProcedureByName returns the token procedure with that name.
-func (db *DB) FindTokenProcedureByName(ctx context.Context, name string) (*model.TokenProcedure, error) {
-	var tp model.TokenProcedure
-	if err := db.db.WithContext(ctx).Where("name = ?", name).Take(&tp).Error; err != nil {
-		return nil, translate(err, "Token procedure "+quote(name))
-	}
-	return &tp, nil
-}
-
 func loadSteps(tx *gorm.DB, tps []model.TokenProcedure) error {
 	if len(tps) == 0 {
 		return nil

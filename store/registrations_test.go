@@ -19,10 +19,11 @@ func TestPreRegistrationPasswordUnique(t *testing.T) {
 	if err := db.ApplySeed(ctx, testSeed()); err != nil {
 		t.Fatal(err)
 	}
-	tp, err := db.FindTokenProcedureByName(ctx, "token")
+	cfg, err := db.LoadConfig(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	tp := cfg.TokenProcedures[0]
 	mk := func() *model.Registration {
 		return &model.Registration{Kind: model.RegistrationPre, State: model.StateOpen, TokenProcedureID: &tp.ID, ChallengeHash: "same", ExpiresAt: now.Add(time.Hour)}
 	}

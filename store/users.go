@@ -7,11 +7,6 @@ import (
 	"gorm.io/gorm"
 )
 
-// CreateUser inserts u.
-func (db *DB) CreateUser(ctx context.Context, u *model.User) error {
-	return translate(db.db.WithContext(ctx).Create(u).Error, "User "+u.Username)
-}
-
 // FindUser returns the user with that id.
 func (db *DB) FindUser(ctx context.Context, id int64) (*model.User, error) {
 	var u model.User

@@ -12,7 +12,7 @@ import (
 func testUser(t *testing.T, db *store.DB, name, role string) *model.User {
 	t.Helper()
 	u := &model.User{Username: name, PasswordHash: "x", Role: role}
-	if err := db.CreateUser(context.Background(), u); err != nil {
+	if err := db.AddUser(context.Background(), u, nil); err != nil {
 		t.Fatalf("create user %s: %v", name, err)
 	}
 	return u

@@ -111,7 +111,7 @@ func TestRegistrationsAndCertificates(t *testing.T) {
 	if c.State != model.CertRevoked || c.RevocationReason != 1 || c.RevokedAt == nil {
 		t.Errorf("after revoke: %s reason %d at %v, want revoked, 1, a time", c.State, c.RevocationReason, c.RevokedAt)
 	}
-	events, _ := p.db.ListAuditEvents(ctx, 10)
+	events, _, _ := p.db.SearchAuditEvents(ctx, model.AuditFilter{}, 1, 10)
 	if len(events) == 0 || events[0].Action != "certificate.revoke" || events[0].Actor != "admin" {
 		t.Errorf("audit: newest event %+v, want certificate.revoke by admin", events)
 	}

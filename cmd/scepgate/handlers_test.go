@@ -161,7 +161,7 @@ func TestHandlersImportCommand(t *testing.T) {
 			t.Error("ndeschallenge's stored hash does not match the imported password")
 		}
 	}
-	events, err := db.ListAuditEvents(ctx, 20)
+	events, _, err := db.SearchAuditEvents(ctx, model.AuditFilter{}, 1, 20)
 	if err != nil {
 		t.Fatal(err)
 	}
