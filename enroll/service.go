@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -66,7 +67,9 @@ type Options struct {
 	Now    func() time.Time
 	Rand   io.Reader
 	Logger *slog.Logger
-	// ConfigCheckInterval bounds how stale cached settings may be.
+	// ConfigCheckInterval is how often the settings are checked for a
+	// change made elsewhere, such as on the command line; it bounds how
+	// stale cached settings may be.
 	ConfigCheckInterval time.Duration
 }
 
@@ -84,15 +87,19 @@ func NewService(store Store, mk *pki.MasterKey, o Options) *Service {
 	if o.ConfigCheckInterval == 0 {
 		o.ConfigCheckInterval = time.Second
 	}
-	return &Service{
-		store: store, mk: mk, now: o.Now, rand: o.Rand, log: o.Logger,
-		snaps: &snapshots{store: store, mk: mk, now: o.Now, interval: o.ConfigCheckInterval, log: o.Logger, open: pki.OpenAuthority},
-	}
+	snaps := &snapshots{store: store, mk: mk, interval: o.ConfigCheckInterval, log: o.Logger,
+		open: pki.OpenAuthority, stop: make(chan struct{})}
+	s := &Service{store: store, mk: mk, now: o.Now, rand: o.Rand, log: o.Logger, snaps: snaps}
+	// The background checks of the settings end when the Service is no
+	// longer used: they hold the snapshots, never the Service.
+	runtime.AddCleanup(s, func(stop chan struct{}) { close(stop) }, snaps.stop)
+	return s
 }
 
 // Snapshot returns the current configuration and key material. Only the
 // very first call waits for them to load; later ones get the current
-// snapshot at once while a newer one, if any, loads in the background.
+// snapshot at once, which a background check replaces within
+// ConfigCheckInterval of a change.
 func (s *Service) Snapshot(ctx context.Context) (*Snapshot, error) {
 	return s.snaps.get(ctx)
 }

@@ -107,26 +107,27 @@ func (s *Snapshot) TokenProcedureByName(name string) (*model.TokenProcedure, boo
 	return nil, false
 }
 
-// snapshots holds the current Snapshot. Requests read it without a lock.
-// When the check interval has passed, one goroutine checks the
-// configuration version in the background and swaps in a new Snapshot if
-// it changed, while requests go on with the one they have: only the very
-// first load makes requests wait. The CA and RA keys are decrypted again
-// only when the active authority rows change, not on every change of
-// handlers or procedures.
+// snapshots holds the current Snapshot. Requests read it without a lock
+// and never wait for a reload: only the very first load makes them wait.
+// From then on a background goroutine checks the configuration version
+// every interval and swaps in a new Snapshot when it changed, so that a
+// change made elsewhere (the command line, another instance) is served
+// within the interval even by a server that was idle. The CA and RA keys
+// are decrypted again only when the active authority rows change, not on
+// every change of handlers or procedures.
 type snapshots struct {
 	store    Store
 	mk       *pki.MasterKey
-	now      func() time.Time
 	interval time.Duration
 	log      *slog.Logger
 	// open decrypts the CA and RA keys: pki.OpenAuthority, which tests
 	// replace to count the calls.
 	open func(ca, ra *model.Authority, mk *pki.MasterKey) (*pki.Authority, error)
+	// stop ends the background checks; it is closed once the Service is
+	// garbage.
+	stop chan struct{}
 
-	current    atomic.Pointer[Snapshot]
-	checked    atomic.Int64 // when the version was last checked: now() in Unix nanoseconds
-	refreshing atomic.Bool  // a background check runs
+	current atomic.Pointer[Snapshot]
 
 	mu   sync.Mutex  // one load at a time
 	keys *openedKeys // the keys of the current authority rows; guarded by mu
@@ -142,37 +143,49 @@ type openedKeys struct {
 const reloadTimeout = 30 * time.Second
 
 func (c *snapshots) get(ctx context.Context) (*Snapshot, error) {
-	cur := c.current.Load()
-	if cur == nil {
-		return c.first(ctx)
+	if cur := c.current.Load(); cur != nil {
+		return cur, nil
 	}
-	if c.now().UnixNano()-c.checked.Load() >= int64(c.interval) && c.refreshing.CompareAndSwap(false, true) {
-		go c.refresh()
-	}
-	return cur, nil
+	return c.first(ctx)
 }
 
-// first makes the first Snapshot; callers that come meanwhile wait for it.
+// first makes the first Snapshot, which callers that come meanwhile wait
+// for, and starts the background checks.
 func (c *snapshots) first(ctx context.Context) (*Snapshot, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if cur := c.current.Load(); cur != nil {
 		return cur, nil
 	}
-	return c.load(ctx)
+	snap, err := c.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	go c.keepFresh()
+	return snap, nil
 }
 
-// refresh reloads when the configuration version changed. It runs in the
-// background, its errors logged: requests keep the Snapshot they have.
+// keepFresh checks the configuration every interval until stop is closed.
+func (c *snapshots) keepFresh() {
+	t := time.NewTicker(c.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+			c.refresh()
+		}
+	}
+}
+
+// refresh reloads when the configuration version changed; its errors are
+// logged, and requests keep the Snapshot they have.
 func (c *snapshots) refresh() {
-	defer c.refreshing.Store(false)
 	ctx, cancel := context.WithTimeout(context.Background(), reloadTimeout)
 	defer cancel()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	// Checked now, whatever comes next: a failing database is asked again
-	// after the interval, not by every request.
-	c.checked.Store(c.now().UnixNano())
 	version, err := c.store.ConfigVersion(ctx)
 	if err == nil && version == c.current.Load().Config.Version {
 		return
@@ -195,7 +208,7 @@ func (c *snapshots) changed() {
 	ctx, cancel := context.WithTimeout(context.Background(), reloadTimeout)
 	defer cancel()
 	if _, err := c.load(ctx); err != nil {
-		c.checked.Store(0) // the next request tries again
+		// The background checks try again within the interval.
 		c.log.Error("reload settings", "err", err)
 	}
 }
@@ -203,7 +216,6 @@ func (c *snapshots) changed() {
 // load reads the configuration and the active authorities and makes them
 // the current Snapshot. The caller holds mu.
 func (c *snapshots) load(ctx context.Context) (*Snapshot, error) {
-	at := c.now()
 	cfg, err := c.store.LoadConfig(ctx)
 	if err != nil {
 		return nil, err
@@ -218,7 +230,6 @@ func (c *snapshots) load(ctx context.Context) (*Snapshot, error) {
 	}
 	snap := newSnapshot(cfg, a)
 	c.current.Store(snap)
-	c.checked.Store(at.UnixNano())
 	return snap, nil
 }
 

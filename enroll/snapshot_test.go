@@ -3,6 +3,7 @@ package enroll_test
 import (
 	"context"
 	"crypto/rand"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -71,7 +72,7 @@ func waitForSnapshot(t *testing.T, svc *enroll.Service, ok func(*enroll.Snapshot
 func TestSnapshotOpensKeysOncePerAuthority(t *testing.T) {
 	f := newNDESFixture(t)
 	ctx := context.Background()
-	svc, opened := f.countingService(nil, enroll.Options{Now: f.clock.Now})
+	svc, opened := f.countingService(nil, enroll.Options{Now: f.clock.Now, ConfigCheckInterval: time.Millisecond})
 	first, err := svc.Snapshot(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -95,10 +96,9 @@ func TestSnapshotOpensKeysOncePerAuthority(t *testing.T) {
 		t.Errorf("after a change of handlers: keys opened %d times, same authority %v; want 1 and the same", n, snap.Authority == first.Authority)
 	}
 
-	// ok/handlers changed elsewhere: seen after the check interval, again
+	// ok/handlers changed elsewhere: seen within the check interval, again
 	// without opening the keys.
 	f.saveHandler(t, "ndesrequest2", func(h *model.Handler) { h.Enabled = true })
-	f.clock.Add(2 * time.Second)
 	waitForSnapshot(t, svc, func(s *enroll.Snapshot) bool { _, enabled := s.Route("ndesrequest2"); return enabled })
 	if n := opened.Load(); n != 1 {
 		t.Errorf("after a change of handlers from elsewhere: keys opened %d times; want 1", n)
@@ -135,7 +135,7 @@ func TestSnapshotOpensKeysOncePerAuthority(t *testing.T) {
 func TestSnapshotReadersDuringReloads(t *testing.T) {
 	f := newNDESFixture(t)
 	ctx := context.Background()
-	svc, opened := f.countingService(nil, enroll.Options{ConfigCheckInterval: time.Microsecond})
+	svc, opened := f.countingService(nil, enroll.Options{ConfigCheckInterval: time.Millisecond})
 	if _, err := svc.Snapshot(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -216,49 +216,79 @@ func TestSnapshotDoesNotWaitForReload(t *testing.T) {
 	f := newNDESFixture(t)
 	ctx := context.Background()
 	gs := &gatedStore{DB: f.db, entered: make(chan struct{}, 1), gate: make(chan struct{})}
-	svc, _ := f.countingService(gs, enroll.Options{Now: f.clock.Now, ConfigCheckInterval: time.Second})
+	svc, _ := f.countingService(gs, enroll.Options{ConfigCheckInterval: 5 * time.Millisecond})
 	current, err := svc.Snapshot(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	gs.block.Store(true)
 	f.saveHandler(t, "ndesrequest2", func(h *model.Handler) { h.Enabled = false })
-	f.clock.Add(2 * time.Second)
-
-	// The first request after the interval starts the reload; it and the
-	// requests after it get the current snapshot while the reload waits.
-	reads := func(n int) <-chan struct{} {
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			for range n {
-				snap, err := svc.Snapshot(ctx)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if snap != current {
-					t.Errorf("Snapshot during the reload = version %d; want the current version %d", snap.Config.Version, current.Config.Version)
-					return
-				}
-			}
-		}()
-		return done
+	select {
+	case <-gs.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no reload started within 5 s of a change")
 	}
-	for _, n := range []int{1, 100} {
-		select {
-		case <-reads(n):
-		case <-time.After(5 * time.Second):
-			t.Fatal("requests wait for the reload")
-		}
-		if n == 1 {
-			select {
-			case <-gs.entered:
-			case <-time.After(5 * time.Second):
-				t.Fatal("no reload started after the check interval")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 100 {
+			snap, err := svc.Snapshot(ctx)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if snap != current {
+				t.Errorf("Snapshot during the reload = version %d; want the current version %d", snap.Config.Version, current.Config.Version)
+				return
 			}
 		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("requests wait for the reload")
 	}
 	close(gs.gate)
 	waitForSnapshot(t, svc, func(s *enroll.Snapshot) bool { return s.Config.Version > current.Config.Version })
+}
+
+// TestSnapshotChecksStopWithService: the background checks of a service
+// nobody uses any more end.
+func TestSnapshotChecksStopWithService(t *testing.T) {
+	f := newNDESFixture(t)
+	var checks atomic.Int64
+	cs := &countingStore{DB: f.db, versions: &checks}
+	func() {
+		svc := enroll.NewService(cs, f.mk, enroll.Options{ConfigCheckInterval: time.Millisecond})
+		if _, err := svc.Snapshot(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	waitFor(t, "the first background check", func() bool { return checks.Load() > 0 })
+	waitFor(t, "the checks to stop", func() bool {
+		runtime.GC()
+		before := checks.Load()
+		time.Sleep(20 * time.Millisecond)
+		return checks.Load() == before
+	})
+}
+
+// countingStore counts the configuration version checks.
+type countingStore struct {
+	*store.DB
+	versions *atomic.Int64
+}
+
+func (c *countingStore) ConfigVersion(ctx context.Context) (int64, error) {
+	c.versions.Add(1)
+	return c.DB.ConfigVersion(ctx)
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !ok(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 5 s for %s", what)
+		}
+	}
 }
