@@ -233,9 +233,11 @@ func (s *Service) planHandler(fh *fileHandler, cfg *model.Config) (*model.Handle
 
 	var f fieldErrors
 	h := checkHandler(in, old, cfg, &f)
-	for _, field := range f.order {
-		setting := settingOf(field)
-		if _, inFile := fh.settings[setting]; inFile {
+	if len(f.order) > 0 {
+		// The first problem, named by the key that caused it when the file
+		// has that key.
+		field := f.order[0]
+		if setting := settingOf(field); fh.settings[setting].Line > 0 {
 			return nil, "", bad(setting, "%s", f.msgs[field])
 		}
 		return nil, "", model.Errorf(model.EINVALID, "handler.%s (line %d): %s", fh.num, fh.line, f.msgs[field])

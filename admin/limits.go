@@ -141,10 +141,3 @@ func checkDNSName(name string, wildcard bool) string {
 	}
 	return ""
 }
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}

@@ -142,3 +142,55 @@ func (s *Service) ExpireRegistrations(ctx context.Context) int64 {
 	}
 	return n
 }
+
+// PreRegistration asks for a registration that authorises one enrollment
+// at the handlers of a token procedure.
+type PreRegistration struct {
+	TokenProcedure string
+	Password       string
+	SubjectCN      string
+	DNSName        string
+	ValidFor       time.Duration
+	RequestedBy    string
+	ClientAddr     string
+}
+
+// AddPreRegistration creates the registration p asks for.
+func (s *Service) AddPreRegistration(ctx context.Context, p PreRegistration) (*model.Registration, error) {
+	snap, err := s.Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tp, ok := snap.TokenProcedureByName(p.TokenProcedure)
+	if !ok {
+		return nil, model.Errorf(model.ENOTFOUND, "There is no token procedure named %q.", p.TokenProcedure)
+	}
+	if len(p.Password) < 8 {
+		return nil, model.Errorf(model.EINVALID, "The password must be at least 8 characters long.")
+	}
+	if p.ValidFor <= 0 {
+		return nil, model.Errorf(model.EINVALID, "The validity must be positive, such as 24h or 168h.")
+	}
+	now := s.now().UTC()
+	r := &model.Registration{
+		Kind:             model.RegistrationPre,
+		State:            model.StateOpen,
+		TokenProcedureID: &tp.ID,
+		ChallengeHash:    s.mk.ChallengeHash(p.Password),
+		SubjectCN:        p.SubjectCN,
+		DNSName:          p.DNSName,
+		RequestedBy:      p.RequestedBy,
+		ClientAddr:       p.ClientAddr,
+		CreatedAt:        now,
+		ExpiresAt:        now.Add(p.ValidFor),
+	}
+	if err := s.store.CreateRegistration(ctx, r); err != nil {
+		return nil, err
+	}
+	err = s.store.AddAuditEvent(ctx, &model.AuditEvent{
+		Actor: p.RequestedBy, Action: "registration.create", ClientAddr: p.ClientAddr,
+		Target: fmt.Sprintf("registration %d", r.ID),
+		Detail: fmt.Sprintf("pre-registration for token procedure %q, subject %q, expires %s", tp.Name, p.SubjectCN, r.ExpiresAt.Format(time.RFC3339)),
+	})
+	return r, err
+}

@@ -350,7 +350,7 @@ func TestEnrollNDESPasswordRace(t *testing.T) {
 	if issued != 1 || refused != 63 {
 		t.Errorf("issued, refused = %d, %d; want 1, 63", issued, refused)
 	}
-	if n, err := f.db.CountCertificates(ctx); err != nil || n != 1 {
+	if _, n, err := f.db.SearchCertificates(ctx, model.CertificateFilter{}, 1, 1); err != nil || n != 1 {
 		t.Errorf("certificates in the database = %d, %v; want 1", n, err)
 	}
 }

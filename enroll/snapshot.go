@@ -3,7 +3,9 @@ package enroll
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/scepgate/scepgate/model"
@@ -105,37 +107,115 @@ func (s *Snapshot) TokenProcedureByName(name string) (*model.TokenProcedure, boo
 	return nil, false
 }
 
-// snapshots caches the current Snapshot and reloads it when the store's
-// configuration version changes, checking at most once per interval.
+// snapshots holds the current Snapshot. Requests read it without a lock
+// and never wait for a reload: only the very first load makes them wait.
+// From then on a background goroutine checks the configuration version
+// every interval and swaps in a new Snapshot when it changed, so that a
+// change made elsewhere (the command line, another instance) is served
+// within the interval even by a server that was idle. The CA and RA keys
+// are decrypted again only when the active authority rows change, not on
+// every change of handlers or procedures.
 type snapshots struct {
 	store    Store
 	mk       *pki.MasterKey
-	now      func() time.Time
 	interval time.Duration
+	log      *slog.Logger
+	// open decrypts the CA and RA keys: pki.OpenAuthority, which tests
+	// replace to count the calls.
+	open func(ca, ra *model.Authority, mk *pki.MasterKey) (*pki.Authority, error)
+	// stop ends the background checks; it is closed once the Service is
+	// garbage.
+	stop chan struct{}
 
-	mu      sync.Mutex
-	current *Snapshot
-	checked time.Time
+	current atomic.Pointer[Snapshot]
+
+	mu   sync.Mutex  // one load at a time
+	keys *openedKeys // the keys of the current authority rows; guarded by mu
 }
 
+// openedKeys is the key material opened from one pair of authority rows.
+type openedKeys struct {
+	caID, raID int64
+	authority  *pki.Authority
+}
+
+// reloadTimeout bounds a load that no request waits for.
+const reloadTimeout = 30 * time.Second
+
 func (c *snapshots) get(ctx context.Context) (*Snapshot, error) {
+	if cur := c.current.Load(); cur != nil {
+		return cur, nil
+	}
+	return c.first(ctx)
+}
+
+// first makes the first Snapshot, which callers that come meanwhile wait
+// for, and starts the background checks.
+func (c *snapshots) first(ctx context.Context) (*Snapshot, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := c.now()
-	if c.current != nil && now.Sub(c.checked) < c.interval {
-		return c.current, nil
+	if cur := c.current.Load(); cur != nil {
+		return cur, nil
 	}
-	version, err := c.store.ConfigVersion(ctx)
+	snap, err := c.load(ctx)
 	if err != nil {
-		if c.current != nil {
-			return c.current, nil // keep serving with what we have
-		}
 		return nil, err
 	}
-	if c.current != nil && version == c.current.Config.Version {
-		c.checked = now
-		return c.current, nil
+	go c.keepFresh()
+	return snap, nil
+}
+
+// keepFresh checks the configuration every interval until stop is closed.
+func (c *snapshots) keepFresh() {
+	t := time.NewTicker(c.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+			c.refresh()
+		}
 	}
+}
+
+// refresh reloads when the configuration version changed; its errors are
+// logged, and requests keep the Snapshot they have.
+func (c *snapshots) refresh() {
+	ctx, cancel := context.WithTimeout(context.Background(), reloadTimeout)
+	defer cancel()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	version, err := c.store.ConfigVersion(ctx)
+	if err == nil && version == c.current.Load().Config.Version {
+		return
+	}
+	if err == nil {
+		_, err = c.load(ctx)
+	}
+	if err != nil {
+		c.log.Error("reload settings", "err", err)
+	}
+}
+
+// changed reloads at once: ConfigChanged.
+func (c *snapshots) changed() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.current.Load() == nil {
+		return // the first request loads
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), reloadTimeout)
+	defer cancel()
+	if _, err := c.load(ctx); err != nil {
+		// The background checks try again within the interval.
+		c.log.Error("reload settings", "err", err)
+	}
+}
+
+// load reads the configuration and the active authorities and makes them
+// the current Snapshot. The caller holds mu.
+func (c *snapshots) load(ctx context.Context) (*Snapshot, error) {
 	cfg, err := c.store.LoadConfig(ctx)
 	if err != nil {
 		return nil, err
@@ -144,17 +224,25 @@ func (c *snapshots) get(ctx context.Context) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := pki.OpenAuthority(caRow, raRow, c.mk)
+	a, err := c.authority(caRow, raRow)
+	if err != nil {
+		return nil, err
+	}
+	snap := newSnapshot(cfg, a)
+	c.current.Store(snap)
+	return snap, nil
+}
+
+// authority returns the opened keys of the rows ca and ra, decrypting them
+// only when they are not the rows opened last. The caller holds mu.
+func (c *snapshots) authority(ca, ra *model.Authority) (*pki.Authority, error) {
+	if k := c.keys; k != nil && k.caID == ca.ID && k.raID == ra.ID {
+		return k.authority, nil
+	}
+	a, err := c.open(ca, ra, c.mk)
 	if err != nil {
 		return nil, fmt.Errorf("open CA and RA keys: %w", err)
 	}
-	c.current, c.checked = newSnapshot(cfg, a), now
-	return c.current, nil
-}
-
-// invalidate makes the next get reload.
-func (c *snapshots) invalidate() {
-	c.mu.Lock()
-	c.checked = time.Time{}
-	c.mu.Unlock()
+	c.keys = &openedKeys{caID: ca.ID, raID: ra.ID, authority: a}
+	return a, nil
 }

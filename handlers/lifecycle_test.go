@@ -113,7 +113,7 @@ func TestRenewal(t *testing.T) {
 				if got := f.certCount(); got != before {
 					t.Errorf("certificates %d -> %d; want none issued", before, got)
 				}
-				events, err := f.db.ListAuditEvents(context.Background(), 1)
+				events, _, err := f.db.SearchAuditEvents(context.Background(), model.AuditFilter{}, 1, 1)
 				if err != nil || len(events) != 1 || events[0].Action != "renewal.refuse" || !strings.Contains(events[0].Detail, tt.reason) {
 					t.Errorf("last audit event %+v, %v; want renewal.refuse naming %q", events, err, tt.reason)
 				}

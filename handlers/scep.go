@@ -102,9 +102,10 @@ func (s *SCEP) pkiOperation(c echo.Context, snap *enroll.Snapshot, h *model.Hand
 		return c.String(http.StatusBadRequest, "The SCEP message cannot be used: "+err.Error()+".\n")
 	}
 	log := LogFrom(c.Request().Context(), s.Log).With("handler", h.Name, "transaction", req.TransactionID, "message_type", string(req.MessageType), "client", c.RealIP())
-	reply := s.answer(c, snap, h, req, log)
+	reply, err := s.answer(c, snap, h, req, log)
 	s.observeEnrollment(h.Name, req, reply)
-	if reply.Status == "" {
+	if err != nil {
+		log.Error("scep request failed", "err", err)
 		return echo.NewHTTPError(http.StatusInternalServerError)
 	}
 	der, err := snap.Authority.CertRep(req, reply, s.Service.Rand())
@@ -114,24 +115,42 @@ func (s *SCEP) pkiOperation(c echo.Context, snap *enroll.Snapshot, h *model.Hand
 	return c.Blob(http.StatusOK, contentTypePKI, der)
 }
 
-// answer runs a pkiMessage and says how to answer it; an empty Status means
-// an internal error, already logged.
-func (s *SCEP) answer(c echo.Context, snap *enroll.Snapshot, h *model.Handler, req *pki.Request, log *slog.Logger) pki.Reply {
+// answer runs a pkiMessage and says how to answer it: SUCCESS, PENDING, or
+// FAILURE with the failInfo of what was refused. An error is an internal
+// one, never the client's doing.
+func (s *SCEP) answer(c echo.Context, snap *enroll.Snapshot, h *model.Handler, req *pki.Request, log *slog.Logger) (pki.Reply, error) {
 	switch req.MessageType {
 	case scep.PKCSReq, scep.RenewalReq, scep.UpdateReq, scep.CertPoll, scep.GetCert, scep.GetCRL:
 	default:
-		log.Info("scep request refused", "reason", "unknown message type")
-		return pki.Reply{Status: scep.FAILURE, FailInfo: scep.BadRequest}
+		return refused(log, scep.BadRequest, "unknown message type"), nil
 	}
 	if err := req.Decrypt(snap.Authority, h.AllowLegacyCiphers); err != nil {
 		var fe *pki.FailError
 		if errors.As(err, &fe) {
-			log.Info("scep request refused", "reason", fe.Reason, "fail_info", fe.Info.String())
-			return pki.Reply{Status: scep.FAILURE, FailInfo: fe.Info}
+			return refused(log, fe.Info, fe.Reason), nil
 		}
-		log.Error("decrypt scep request", "err", err)
-		return pki.Reply{}
+		return pki.Reply{}, fmt.Errorf("decrypt: %w", err)
 	}
+	reply, err := s.run(c, snap, h, req, log)
+	var refusal *enroll.Refusal
+	switch {
+	case errors.As(err, &refusal):
+		return refused(log, failInfo(refusal.Code), refusal.Reason), nil
+	case errors.Is(err, enroll.ErrPending):
+		log.Info("scep request pending approval")
+		return pki.Reply{Status: scep.PENDING}, nil
+	case err != nil:
+		return pki.Reply{}, err
+	}
+	if len(reply.Certs) > 0 {
+		log.Debug("scep request succeeded", "cipher", req.Cipher.Cipher.String(), "subject", reply.Certs[0].Subject.String())
+	}
+	return reply, nil
+}
+
+// run hands a decrypted pkiMessage to the enrollment service and returns
+// its SUCCESS reply, or the service's error.
+func (s *SCEP) run(c echo.Context, snap *enroll.Snapshot, h *model.Handler, req *pki.Request, log *slog.Logger) (pki.Reply, error) {
 	ctx := c.Request().Context()
 	var certs []*x509.Certificate
 	var err error
@@ -143,11 +162,12 @@ func (s *SCEP) answer(c echo.Context, snap *enroll.Snapshot, h *model.Handler, r
 		cert, err = s.Service.GetCert(ctx, snap, req.IssuerAndSerial.Issuer.FullBytes, req.IssuerAndSerial.SerialNumber)
 		certs = []*x509.Certificate{cert}
 	case scep.GetCRL:
-		var crl *model.CRL
-		if crl, err = s.Service.CurrentCRL(ctx, snap); err == nil {
-			log.Info("CRL sent", "number", crl.Number)
-			return pki.Reply{Status: scep.SUCCESS, CRL: crl.DER}
+		crl, err := s.Service.CurrentCRL(ctx, snap)
+		if err != nil {
+			return pki.Reply{}, err
 		}
+		log.Info("CRL sent", "number", crl.Number)
+		return pki.Reply{Status: scep.SUCCESS, CRL: crl.DER}, nil
 	default:
 		certs, err = s.Service.Enroll(ctx, snap, &enroll.Enrollment{
 			Handler:       h,
@@ -159,23 +179,27 @@ func (s *SCEP) answer(c echo.Context, snap *enroll.Snapshot, h *model.Handler, r
 			ClientAddr:    c.RealIP(),
 		})
 	}
-	var refusal *enroll.Refusal
-	switch {
-	case errors.As(err, &refusal):
-		log.Info("scep request refused", "reason", refusal.Reason)
-		return pki.Reply{Status: scep.FAILURE, FailInfo: scep.BadRequest}
-	case errors.Is(err, enroll.ErrPending):
-		log.Info("scep request pending approval")
-		return pki.Reply{Status: scep.PENDING}
-	case errors.Is(err, enroll.ErrUnknownTransaction):
-		log.Info("scep request refused", "reason", err.Error())
-		return pki.Reply{Status: scep.FAILURE, FailInfo: scep.BadCertID}
-	case err != nil:
-		log.Error("scep request failed", "err", err)
-		return pki.Reply{}
+	if err != nil {
+		return pki.Reply{}, err
 	}
-	log.Debug("scep request succeeded", "cipher", req.Cipher.Cipher.String(), "subject", certs[0].Subject.String())
-	return pki.Reply{Status: scep.SUCCESS, Certs: certs}
+	return pki.Reply{Status: scep.SUCCESS, Certs: certs}, nil
+}
+
+// refused logs why a request is refused and returns its FAILURE reply.
+func refused(log *slog.Logger, info scep.FailInfo, reason string) pki.Reply {
+	log.Info("scep request refused", "reason", reason, "fail_info", info.String())
+	return pki.Reply{Status: scep.FAILURE, FailInfo: info}
+}
+
+// failInfo is the SCEP failInfo that tells a client about a refusal of
+// that code.
+func failInfo(code enroll.RefusalCode) scep.FailInfo {
+	switch code {
+	case enroll.BadCertID:
+		return scep.BadCertID
+	default:
+		return scep.BadRequest
+	}
 }
 
 // readMessage returns the DER pkiMessage of a PKIOperation: the body of a

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -158,4 +159,20 @@ func translate(err error, what string) error {
 		}
 		return fmt.Errorf("%s: %w", strings.ToLower(what), err)
 	}
+}
+
+// whereContains keeps the rows whose column contains q, ignoring case.
+func whereContains(tx *gorm.DB, column, q string) *gorm.DB {
+	r := strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
+	return tx.Where("LOWER("+column+") LIKE ? ESCAPE '\\'", "%"+strings.ToLower(r.Replace(q))+"%")
+}
+
+func quote(s string) string { return strconv.Quote(s) }
+
+func quoteAll(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = quote(n)
+	}
+	return strings.Join(q, ", ")
 }

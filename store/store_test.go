@@ -2,13 +2,55 @@ package store_test
 
 import (
 	"context"
-	"sync"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/scepgate/scepgate/internal/testclock"
 	"github.com/scepgate/scepgate/model"
 	"github.com/scepgate/scepgate/store"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the pgx driver for database/sql
 )
+
+// testDSN returns where a test's database lives: a new SQLite file in
+// t.TempDir(); or, when SCEPGATE_TEST_POSTGRES holds the URL of a
+// PostgreSQL server's maintenance database, a new database created there
+// for the test and dropped after it. `make test` runs this package both
+// ways, so SQLite and PostgreSQL pass the same suite.
+func testDSN(t testing.TB) string {
+	t.Helper()
+	admin := os.Getenv("SCEPGATE_TEST_POSTGRES")
+	if admin == "" {
+		return filepath.Join(t.TempDir(), "scepgate.db")
+	}
+	u, err := url.Parse(admin)
+	if err != nil {
+		t.Fatalf("SCEPGATE_TEST_POSTGRES: %v", err)
+	}
+	conn, err := sql.Open("pgx", admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	name := fmt.Sprintf("scepgate_test_%d", time.Now().UnixNano())
+	if _, err := conn.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatalf("create test database: %v", err)
+	}
+	t.Cleanup(func() {
+		c, err := sql.Open("pgx", admin)
+		if err == nil {
+			_, _ = c.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+			_ = c.Close()
+		}
+	})
+	u.Path = "/" + name
+	return u.String()
+}
 
 // openTestDB opens a fresh test database (see testDSN) with a clock the
 // test controls.
@@ -32,6 +74,58 @@ func testSeed() *store.Seed {
 		Handlers: []store.SeedHandler{{Handler: model.Handler{Name: "scep", Format: model.HandlerSCEP, Enabled: true}, TokenProcedure: "token"}},
 		Users:    []model.User{{Username: "admin", PasswordHash: "x", Role: model.RoleAdmin}},
 	}
+}
+
+// ndesDB opens a fresh test database (see testDSN) with handlers ndeschallenge
+// (scep-ndes), ndeschallenge2 (scep-ndes) and ndesrequest (scep).
+func ndesDB(t *testing.T, clock *testclock.Clock) (*store.DB, *model.Config) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, testDSN(t), clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	ndesHandler := func(name string) store.SeedHandler {
+		return store.SeedHandler{Handler: model.Handler{Name: name, Filter: name + "/", Format: model.HandlerNDES, Enabled: true,
+			NDESUsername: "ndesadmin", NDESPasswordHash: "$2a$10$x", NDESChallengeValidity: "PT15M"}}
+	}
+	seed := &store.Seed{
+		CertificateProcedures: []model.CertificateProcedure{{Name: "ndes cert", Format: model.FormatNDESDynamic, KeyUsageMode: model.KeyUsageFromCSR, ValidityDays: 30}},
+		TokenProcedures: []store.SeedTokenProcedure{{
+			TokenProcedure:        model.TokenProcedure{Name: "ndes token", StorageProfile: model.StorageProfilePKCS10, IssuerCertificates: model.IssuerCertsStoreAll, InputView: 16},
+			CertificateProcedures: []string{"ndes cert"},
+		}},
+		Handlers: []store.SeedHandler{
+			ndesHandler("ndeschallenge"),
+			ndesHandler("ndeschallenge2"),
+			{Handler: model.Handler{Name: "ndesrequest", Filter: "ndesrequest", Format: model.HandlerSCEP, Enabled: true}, TokenProcedure: "ndes token"},
+		},
+	}
+	if err := db.ApplySeed(ctx, seed); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := db.LoadConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, cfg
+}
+
+func ndesHandlerID(t *testing.T, cfg *model.Config, name string) int64 {
+	t.Helper()
+	for _, h := range cfg.Handlers {
+		if h.Name == name {
+			return h.ID
+		}
+	}
+	t.Fatalf("no handler %q", name)
+	return 0
+}
+
+func ndesReg(handlerID int64, hash string, now time.Time, validity time.Duration) *model.Registration {
+	return &model.Registration{Kind: model.RegistrationNDES, State: model.StateOpen, HandlerID: &handlerID,
+		ChallengeHash: hash, RequestedBy: "ndesadmin", ClientAddr: "192.0.2.1", CreatedAt: now, ExpiresAt: now.Add(validity)}
 }
 
 func TestOpenTwiceKeepsData(t *testing.T) {
@@ -66,123 +160,6 @@ func TestOpenTwiceKeepsData(t *testing.T) {
 	}
 	if cfg.Version == 0 {
 		t.Error("config version is 0 after seeding; want it bumped")
-	}
-}
-
-func TestCompleteEnrollmentConsumesOnce(t *testing.T) {
-	ctx := context.Background()
-	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	db := openTestDB(t, &now)
-	if err := db.ApplySeed(ctx, testSeed()); err != nil {
-		t.Fatal(err)
-	}
-	reg := &model.Registration{Kind: model.RegistrationNDES, State: model.StateOpen, ChallengeHash: "h1", ExpiresAt: now.Add(time.Hour)}
-	if err := db.CreateRegistration(ctx, reg); err != nil {
-		t.Fatal(err)
-	}
-	const n = 16
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			cert := &model.Certificate{Serial: string(rune('a' + i)), Subject: "CN=x", DER: []byte{1}, State: model.CertActive,
-				NotBefore: now, NotAfter: now.Add(time.Hour), TransactionID: "t"}
-			errs[i] = db.CompleteEnrollment(ctx, reg.ID, cert, nil)
-		}(i)
-	}
-	wg.Wait()
-	ok := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			ok++
-		case err != store.ErrRegistrationTaken:
-			t.Errorf("CompleteEnrollment: %v; want nil or ErrRegistrationTaken", err)
-		}
-	}
-	if ok != 1 {
-		t.Errorf("%d enrollments succeeded; want exactly 1", ok)
-	}
-	if got, _ := db.CountCertificates(ctx); got != 1 {
-		t.Errorf("certificates stored = %d; want 1", got)
-	}
-	got, err := db.FindRegistration(ctx, reg.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.State != model.StateUsed || got.UsedAt == nil || got.CertificateID == nil {
-		t.Errorf("registration after use: state=%s used_at=%v certificate=%v; want used with both set", got.State, got.UsedAt, got.CertificateID)
-	}
-}
-
-func TestCompleteEnrollmentRefusesExpired(t *testing.T) {
-	ctx := context.Background()
-	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	db := openTestDB(t, &now)
-	reg := &model.Registration{Kind: model.RegistrationNDES, State: model.StateOpen, ChallengeHash: "h", ExpiresAt: now.Add(time.Minute)}
-	if err := db.CreateRegistration(ctx, reg); err != nil {
-		t.Fatal(err)
-	}
-	now = now.Add(2 * time.Minute)
-	cert := &model.Certificate{Serial: "01", Subject: "CN=x", DER: []byte{1}, State: model.CertActive, NotBefore: now, NotAfter: now}
-	if err := db.CompleteEnrollment(ctx, reg.ID, cert, nil); err != store.ErrRegistrationTaken {
-		t.Errorf("CompleteEnrollment after expiry = %v; want ErrRegistrationTaken", err)
-	}
-	if got, _ := db.CountCertificates(ctx); got != 0 {
-		t.Errorf("certificates stored = %d; want 0", got)
-	}
-	n, err := db.ExpireRegistrations(ctx)
-	if err != nil || n != 1 {
-		t.Errorf("ExpireRegistrations = %d, %v; want 1", n, err)
-	}
-	if got, _ := db.FindRegistration(ctx, reg.ID); got.State != model.StateExpired {
-		t.Errorf("state = %s; want expired", got.State)
-	}
-}
-
-func TestDuplicateSerialRefused(t *testing.T) {
-	ctx := context.Background()
-	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	db := openTestDB(t, &now)
-	for i := 0; i < 2; i++ {
-		reg := &model.Registration{Kind: model.RegistrationNDES, State: model.StateOpen, ChallengeHash: "h", ExpiresAt: now.Add(time.Hour)}
-		if err := db.CreateRegistration(ctx, reg); err != nil {
-			t.Fatal(err)
-		}
-		cert := &model.Certificate{Serial: "abc", Subject: "CN=x", DER: []byte{1}, State: model.CertActive, NotBefore: now, NotAfter: now}
-		err := db.CompleteEnrollment(ctx, reg.ID, cert, nil)
-		if i == 1 && model.ErrorCode(err) != model.ECONFLICT {
-			t.Errorf("second certificate with serial abc: %v; want ECONFLICT", err)
-		}
-		if i == 1 {
-			if got, _ := db.FindRegistration(ctx, reg.ID); got.State != model.StateOpen {
-				t.Errorf("registration state after failed insert = %s; want open (rolled back)", got.State)
-			}
-		}
-	}
-}
-
-func TestPreRegistrationPasswordUnique(t *testing.T) {
-	ctx := context.Background()
-	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	db := openTestDB(t, &now)
-	if err := db.ApplySeed(ctx, testSeed()); err != nil {
-		t.Fatal(err)
-	}
-	tp, err := db.FindTokenProcedureByName(ctx, "token")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mk := func() *model.Registration {
-		return &model.Registration{Kind: model.RegistrationPre, State: model.StateOpen, TokenProcedureID: &tp.ID, ChallengeHash: "same", ExpiresAt: now.Add(time.Hour)}
-	}
-	if err := db.CreateRegistration(ctx, mk()); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.CreateRegistration(ctx, mk()); model.ErrorCode(err) != model.ECONFLICT {
-		t.Errorf("second open pre-registration with the same password: %v; want ECONFLICT", err)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/scepgate/scepgate/admin"
 	"github.com/scepgate/scepgate/model"
+	"github.com/scepgate/scepgate/store"
 )
 
 // enrolled creates a pre-registration for cn and completes it with a
@@ -41,7 +42,7 @@ func (p *portal) enrolled(cn string) (regID, certID int64) {
 	}
 	cert := &model.Certificate{Serial: serial.Text(16), Subject: "CN=" + cn, DNSNames: cn + ".example", NotBefore: now, NotAfter: tmpl.NotAfter,
 		DER: der, State: model.CertActive, TransactionID: "tx-" + cn}
-	if err := p.db.CompleteEnrollment(ctx, reg.ID, cert, nil); err != nil {
+	if err := p.db.RecordIssue(ctx, store.Issue{Cert: cert, ConsumeRegistrationID: reg.ID}); err != nil {
 		p.t.Fatal(err)
 	}
 	return reg.ID, cert.ID
@@ -110,7 +111,7 @@ func TestRegistrationsAndCertificates(t *testing.T) {
 	if c.State != model.CertRevoked || c.RevocationReason != 1 || c.RevokedAt == nil {
 		t.Errorf("after revoke: %s reason %d at %v, want revoked, 1, a time", c.State, c.RevocationReason, c.RevokedAt)
 	}
-	events, _ := p.db.ListAuditEvents(ctx, 10)
+	events, _, _ := p.db.SearchAuditEvents(ctx, model.AuditFilter{}, 1, 10)
 	if len(events) == 0 || events[0].Action != "certificate.revoke" || events[0].Actor != "admin" {
 		t.Errorf("audit: newest event %+v, want certificate.revoke by admin", events)
 	}

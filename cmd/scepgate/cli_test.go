@@ -186,10 +186,11 @@ func addPendingRegistration(t *testing.T, data string) int64 {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	tp, err := db.FindTokenProcedureByName(ctx, preTokenProcedure)
-	if err != nil {
-		t.Fatal(err)
+	tps, _, err := db.ListTokenProcedures(ctx, preTokenProcedure, 1, 10)
+	if err != nil || len(tps) == 0 {
+		t.Fatalf("token procedure %q: %v", preTokenProcedure, err)
 	}
+	tp := tps[0]
 	now := time.Now()
 	r := &model.Registration{Kind: model.RegistrationPre, State: model.StatePending, TokenProcedureID: &tp.ID,
 		ChallengeHash: "00", RequestedBy: "test", ClientAddr: "192.0.2.7", ExpiresAt: now.Add(time.Hour), UsedAt: &now,

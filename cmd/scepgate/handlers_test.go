@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scepgate/scepgate/model"
 	"github.com/scepgate/scepgate/store"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -74,7 +75,7 @@ func TestHandlersImportCommand(t *testing.T) {
 			t.Error("ndeschallenge's stored hash does not match the imported password")
 		}
 	}
-	events, err := db.ListAuditEvents(ctx, 20)
+	events, _, err := db.SearchAuditEvents(ctx, model.AuditFilter{}, 1, 20)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/scepgate/scepgate/internal/proctest"
+	"github.com/scepgate/scepgate/model"
 	"github.com/scepgate/scepgate/pki"
 	"github.com/scepgate/scepgate/store"
 	"software.sslmate.com/src/go-pkcs12"
@@ -157,7 +158,7 @@ func certCount(t *testing.T, dataDir string) int64 {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	n, err := db.CountCertificates(context.Background())
+	_, n, err := db.SearchCertificates(context.Background(), model.CertificateFilter{}, 1, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -404,16 +405,13 @@ func TestScepclientWaitsForApproval(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp, err := db.FindTokenProcedureByName(ctx, "SCEP Registration and Enroll Procedure")
-	if err != nil {
-		t.Fatal(err)
+	tps, _, err := db.ListTokenProcedures(ctx, "SCEP Registration and Enroll Procedure", 1, 1)
+	if err != nil || len(tps) != 1 {
+		t.Fatalf("token procedures named SCEP Registration and Enroll Procedure: %d, %v; want 1", len(tps), err)
 	}
-	full, err := db.FindTokenProcedure(ctx, tp.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	full.RequireApproval = true
-	if err := db.SaveTokenProcedure(ctx, full, nil); err != nil {
+	tp := &tps[0]
+	tp.RequireApproval = true
+	if err := db.SaveTokenProcedure(ctx, tp, nil); err != nil {
 		t.Fatal(err)
 	}
 	if code, out, errOut := scepgate(t, nil, "registration", "add", "--data", data,

@@ -3,11 +3,18 @@ package store
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/scepgate/scepgate/model"
 	"gorm.io/gorm"
 )
+
+type tokenProcedureStep struct {
+	TokenProcedureID       int64 `gorm:"primaryKey"`
+	CertificateProcedureID int64 `gorm:"primaryKey"`
+	Position               int
+}
+
+func (tokenProcedureStep) TableName() string { return "token_procedure_steps" }
 
 // ListCertificateProcedures returns the certificate procedures whose name
 // contains q (all when q is empty), by name, one page of perPage, and how
@@ -120,6 +127,25 @@ func (db *DB) AllTokenProcedures(ctx context.Context) ([]model.TokenProcedure, e
 	return tps, translate(err, "Token procedure")
 }
 
+// FindTokenProcedure returns the token procedure with that id, with its
+// certificate procedures.
+func (db *DB) FindTokenProcedure(ctx context.Context, id int64) (*model.TokenProcedure, error) {
+	var tps []model.TokenProcedure
+	err := db.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Where("id = ?", id).Limit(1).Find(&tps).Error; err != nil {
+			return err
+		}
+		if len(tps) == 0 {
+			return gorm.ErrRecordNotFound
+		}
+		return loadSteps(tx, tps)
+	})
+	if err != nil {
+		return nil, translate(err, "Token procedure")
+	}
+	return &tps[0], nil
+}
+
 func loadSteps(tx *gorm.DB, tps []model.TokenProcedure) error {
 	if len(tps) == 0 {
 		return nil
@@ -140,25 +166,6 @@ func loadSteps(tx *gorm.DB, tps []model.TokenProcedure) error {
 		}
 	}
 	return nil
-}
-
-// FindTokenProcedure returns the token procedure with that id, with its
-// certificate procedures.
-func (db *DB) FindTokenProcedure(ctx context.Context, id int64) (*model.TokenProcedure, error) {
-	var tps []model.TokenProcedure
-	err := db.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Where("id = ?", id).Limit(1).Find(&tps).Error; err != nil {
-			return err
-		}
-		if len(tps) == 0 {
-			return gorm.ErrRecordNotFound
-		}
-		return loadSteps(tx, tps)
-	})
-	if err != nil {
-		return nil, translate(err, "Token procedure")
-	}
-	return &tps[0], nil
 }
 
 // SaveTokenProcedure inserts tp (ID 0) or updates it, and makes its
@@ -250,33 +257,4 @@ func saveExisting(tx *gorm.DB, row any, id int64) error {
 		return gorm.ErrRecordNotFound
 	}
 	return nil
-}
-
-// finishConfigChange bumps the configuration version and records audit
-// (its Target defaulting to target).
-func finishConfigChange(tx *gorm.DB, db *DB, audit *model.AuditEvent, target string) error {
-	if err := bumpConfigVersion(tx); err != nil {
-		return err
-	}
-	if audit == nil {
-		return nil
-	}
-	if audit.Target == "" {
-		audit.Target = target
-	}
-	return addAuditEvent(tx, db.now(), audit)
-}
-
-// whereContains keeps the rows whose column contains q, ignoring case.
-func whereContains(tx *gorm.DB, column, q string) *gorm.DB {
-	r := strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
-	return tx.Where("LOWER("+column+") LIKE ? ESCAPE '\\'", "%"+strings.ToLower(r.Replace(q))+"%")
-}
-
-func quoteAll(names []string) string {
-	q := make([]string, len(names))
-	for i, n := range names {
-		q[i] = quote(n)
-	}
-	return strings.Join(q, ", ")
 }

@@ -12,7 +12,7 @@ import (
 func TestProcedureCRUD(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	db := portalDB(t, &now)
+	db := openTestDB(t, &now)
 	v0, _ := db.ConfigVersion(ctx)
 
 	cp := &model.CertificateProcedure{Name: "Wi-Fi_devices", Format: model.FormatSCEP, KeyUsageMode: model.KeyUsageFromCSR, ValidityDays: 90, MinRSABits: 2048}

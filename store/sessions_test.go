@@ -6,36 +6,13 @@ import (
 	"time"
 
 	"github.com/scepgate/scepgate/model"
-	"github.com/scepgate/scepgate/store"
-
-	_ "github.com/jackc/pgx/v5/stdlib" // the pgx driver for database/sql
 )
-
-// portalDB opens a fresh test database (see testDSN) whose clock reads *now.
-func portalDB(t *testing.T, now *time.Time) *store.DB {
-	t.Helper()
-	db, err := store.Open(context.Background(), testDSN(t), func() time.Time { return *now })
-	if err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	return db
-}
-
-func portalUser(t *testing.T, db *store.DB, name, role string) *model.User {
-	t.Helper()
-	u := &model.User{Username: name, PasswordHash: "x", Role: role}
-	if err := db.CreateUser(context.Background(), u); err != nil {
-		t.Fatalf("create user %s: %v", name, err)
-	}
-	return u
-}
 
 func TestSessionLifecycle(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	db := portalDB(t, &now)
-	u := portalUser(t, db, "alice", model.RoleAdmin)
+	db := openTestDB(t, &now)
+	u := testUser(t, db, "alice", model.RoleAdmin)
 
 	s := &model.Session{IDHash: "h1", UserID: u.ID, CSRFToken: "tok", CreatedAt: now, LastSeenAt: now}
 	if err := db.StartSession(ctx, s, "alice", "", &model.AuditEvent{Actor: "alice", Action: "user.signin"}); err != nil {
@@ -77,8 +54,8 @@ func TestSessionLifecycle(t *testing.T) {
 func TestDeleteStaleSessions(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	db := portalDB(t, &now)
-	u := portalUser(t, db, "bob", model.RoleHelpdesk)
+	db := openTestDB(t, &now)
+	u := testUser(t, db, "bob", model.RoleHelpdesk)
 	for _, s := range []model.Session{
 		{IDHash: "fresh", CreatedAt: now.Add(-time.Hour), LastSeenAt: now.Add(-time.Minute)},
 		{IDHash: "idle", CreatedAt: now.Add(-time.Hour), LastSeenAt: now.Add(-31 * time.Minute)},
@@ -101,7 +78,7 @@ func TestDeleteStaleSessions(t *testing.T) {
 func TestLoginThrottle(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	db := portalDB(t, &now)
+	db := openTestDB(t, &now)
 	p := model.DefaultThrottlePolicy
 
 	th, err := db.LoginThrottle(ctx, "carol")
@@ -123,7 +100,7 @@ func TestLoginThrottle(t *testing.T) {
 	}
 
 	// A successful sign-in forgets the failures.
-	u := portalUser(t, db, "carol", model.RoleAuditor)
+	u := testUser(t, db, "carol", model.RoleAuditor)
 	if err := db.StartSession(ctx, &model.Session{IDHash: "c", UserID: u.ID, CSRFToken: "t", CreatedAt: now, LastSeenAt: now}, "carol", "", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +112,7 @@ func TestLoginThrottle(t *testing.T) {
 func TestLoginThrottlePruned(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	db := portalDB(t, &now)
+	db := openTestDB(t, &now)
 	p := model.DefaultThrottlePolicy
 	fail := func(name string) {
 		if _, err := db.RecordLoginFailure(ctx, name, func(t *model.LoginThrottle) { p.Fail(t, now) }, nil); err != nil {

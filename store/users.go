@@ -7,6 +7,24 @@ import (
 	"gorm.io/gorm"
 )
 
+// FindUser returns the user with that id.
+func (db *DB) FindUser(ctx context.Context, id int64) (*model.User, error) {
+	var u model.User
+	if err := db.db.WithContext(ctx).Take(&u, id).Error; err != nil {
+		return nil, translate(err, "User")
+	}
+	return &u, nil
+}
+
+// FindUserByUsername returns the user with that name.
+func (db *DB) FindUserByUsername(ctx context.Context, username string) (*model.User, error) {
+	var u model.User
+	if err := db.db.WithContext(ctx).Where("username = ?", username).Take(&u).Error; err != nil {
+		return nil, translate(err, "User "+username)
+	}
+	return &u, nil
+}
+
 // ListUsers returns the users whose name contains q, by name, one page of
 // perPage, and how many match in all.
 func (db *DB) ListUsers(ctx context.Context, q string, page, perPage int) ([]model.User, int64, error) {
@@ -21,15 +39,6 @@ func (db *DB) ListUsers(ctx context.Context, q string, page, perPage int) ([]mod
 	var us []model.User
 	err := tx.Order("username").Offset((page - 1) * perPage).Limit(perPage).Find(&us).Error
 	return us, n, translate(err, "User")
-}
-
-// FindUser returns the user with that id.
-func (db *DB) FindUser(ctx context.Context, id int64) (*model.User, error) {
-	var u model.User
-	if err := db.db.WithContext(ctx).Take(&u, id).Error; err != nil {
-		return nil, translate(err, "User")
-	}
-	return &u, nil
 }
 
 // AddUser inserts u, with audit.

@@ -1,0 +1,18 @@
+package store
+
+import (
+	"context"
+
+	"github.com/scepgate/scepgate/model"
+)
+
+// CountOpenNDESPasswords returns how many unused, unexpired passwords
+// handler id has out.
+func (db *DB) CountOpenNDESPasswords(ctx context.Context, handlerID int64) (int64, error) {
+	var n int64
+	err := db.db.WithContext(ctx).Model(&model.Registration{}).
+		Where("handler_id = ? AND kind = ? AND state = ? AND used_at IS NULL AND expires_at > ?",
+			handlerID, model.RegistrationNDES, model.StateOpen, db.now()).
+		Count(&n).Error
+	return n, translate(err, "Registration")
+}

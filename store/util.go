@@ -1,5 +1,0 @@
-package store
-
-import "strconv"
-
-func quote(s string) string { return strconv.Quote(s) }
