@@ -9,13 +9,15 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/scepgate/scepgate/admin"
+	"github.com/scepgate/scepgate/internal/testenv"
 
 	"github.com/scepgate/scepgate/internal/testclock"
 
@@ -32,6 +34,7 @@ type ndesFixture struct {
 	db    *store.DB
 	mk    *pki.MasterKey
 	svc   *enroll.Service
+	admin *admin.Service
 	clock *testclock.Clock
 	snap  *enroll.Snapshot
 	// transactions numbers the transaction IDs of enroll.
@@ -40,28 +43,6 @@ type ndesFixture struct {
 
 func newNDESFixture(t *testing.T) *ndesFixture {
 	t.Helper()
-	ctx := context.Background()
-	clock := testclock.New(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "enroll.db"), clock.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	mk, err := pki.NewMasterKey("0123456789abcdef0123456789abcdef-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := pki.NewAuthority("p256", "test", clock.Now(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caRow, raRow, err := pki.SealAuthority(a, mk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.ReplaceAuthorities(ctx, caRow, raRow, nil); err != nil {
-		t.Fatal(err)
-	}
 	certProc := func(name string, f model.CertificateFormat) model.CertificateProcedure {
 		return model.CertificateProcedure{Name: name, Format: f, KeyUsageMode: model.KeyUsageFromCSR,
 			KeyUsages: "digitalSignature,keyEncipherment", ExtKeyUsages: "clientAuth", ValidityDays: 30, MinRSABits: 2048}
@@ -78,23 +59,20 @@ func newNDESFixture(t *testing.T) *ndesFixture {
 	request := func(name, tp string) store.SeedHandler {
 		return store.SeedHandler{Handler: model.Handler{Name: name, Filter: name, Format: model.HandlerSCEP, Enabled: true}, TokenProcedure: tp}
 	}
-	err = db.ApplySeed(ctx, &store.Seed{
+	seed := &store.Seed{
 		CertificateProcedures: []model.CertificateProcedure{certProc("ndes cert", model.FormatNDESDynamic), certProc("pre cert", model.FormatSCEP)},
 		TokenProcedures:       []store.SeedTokenProcedure{tokenProc("ndes token", "ndes cert"), tokenProc("pre token", "pre cert")},
 		Handlers: []store.SeedHandler{
 			challenge("ndeschallenge", "PT15M"), challenge("ndeschallenge2", "PT1H"),
 			request("ndesrequest", "ndes token"), request("ndesrequest2", "ndes token"), request("scep", "pre token"),
 		},
-	})
+	}
+	env := testenv.New(t, testenv.Options{Start: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), Seed: seed})
+	snap, err := env.Enroll.Snapshot(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := enroll.NewService(db, mk, enroll.Options{Now: clock.Now})
-	snap, err := svc.Snapshot(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &ndesFixture{db: db, mk: mk, svc: svc, clock: clock, snap: snap}
+	return &ndesFixture{db: env.DB, mk: env.MasterKey, svc: env.Enroll, admin: env.Admin, clock: env.Clock, snap: snap}
 }
 
 func (f *ndesFixture) handler(t *testing.T, name string) *model.Handler {
@@ -256,7 +234,7 @@ func TestIssueChallengeCacheFull(t *testing.T) {
 func TestEnrollWithNDESPassword(t *testing.T) {
 	f := newNDESFixture(t)
 	ctx := context.Background()
-	pre, err := f.svc.AddPreRegistration(ctx, enroll.PreRegistration{TokenProcedure: "pre token", Password: "pre-secret-1", ValidFor: time.Hour, RequestedBy: "admin"})
+	pre, err := f.admin.AddPreRegistration(ctx, admin.Actor{Name: "admin"}, admin.PreRegistrationInput{TokenProcedure: "pre token", Password: "pre-secret-1", ValidFor: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

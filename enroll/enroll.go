@@ -54,7 +54,11 @@ func (s *Service) Enroll(ctx context.Context, snap *Snapshot, e *Enrollment) ([]
 		return s.renew(ctx, snap, e, tp, cp, key)
 	}
 	reg, err := s.authorise(ctx, e, tp, cp)
-	if err != nil {
+	if errors.Is(err, errUsedBySameTransaction) {
+		// Another attempt of this very transaction consumed the password
+		// after we looked: answer as it was answered.
+		return s.lostRace(ctx, snap, tp, e, key, err)
+	} else if err != nil {
 		return nil, err
 	}
 	if tp.RequireApproval {
@@ -81,6 +85,11 @@ func (s *Service) Enroll(ctx context.Context, snap *Snapshot, e *Enrollment) ([]
 		"handler", e.Handler.Name, "registration", reg.ID, "transaction", e.TransactionID)
 	return withChain(snap, tp, cert), nil
 }
+
+// errUsedBySameTransaction: the password was consumed by another attempt
+// of the transaction asking, between its look at the transaction's past
+// and its look at the password.
+var errUsedBySameTransaction = model.Errorf(model.ECONFLICT, "The challenge password has already been used. Ask for a new one.")
 
 // publicKeyHash is the hex SHA-256 of the key csr certifies, by which a
 // retried transaction is recognised.
@@ -131,6 +140,8 @@ func (s *Service) authorise(ctx context.Context, e *Enrollment, tp *model.TokenP
 		return nil, refuse("The challenge password is not known. Check it, or ask for a new one.")
 	}
 	switch {
+	case (reg.State == model.StateUsed || reg.UsedAt != nil) && reg.TransactionID != "" && reg.TransactionID == e.TransactionID:
+		return nil, errUsedBySameTransaction
 	case reg.State == model.StateUsed || reg.UsedAt != nil:
 		return nil, s.fail(ctx, reg, e, "The challenge password has already been used. Ask for a new one.")
 	case reg.State == model.StateCancelled:

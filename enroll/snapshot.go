@@ -97,16 +97,6 @@ func (s *Snapshot) Procedures(h *model.Handler) (*model.TokenProcedure, *model.C
 	return tp, cp, nil
 }
 
-// TokenProcedureByName returns the token procedure with that name.
-func (s *Snapshot) TokenProcedureByName(name string) (*model.TokenProcedure, bool) {
-	for i := range s.Config.TokenProcedures {
-		if s.Config.TokenProcedures[i].Name == name {
-			return &s.Config.TokenProcedures[i], true
-		}
-	}
-	return nil, false
-}
-
 // snapshots holds the current Snapshot. Requests read it without a lock
 // and never wait for a reload: only the very first load makes them wait.
 // From then on a background goroutine checks the configuration version

@@ -107,42 +107,6 @@ func (h *Handler) NDESCap() int {
 	return h.NDESPasswordCap
 }
 
-// Validate checks h before it is saved and returns an EINVALID error that
-// names the first problem.
-func (h *Handler) Validate() error {
-	switch {
-	case strings.TrimSpace(h.Name) == "":
-		return Errorf(EINVALID, "The handler needs a name.")
-	case strings.ContainsAny(h.Filter, " \t\r\n?#"):
-		return Errorf(EINVALID, "Handler %q: the filter %q may not contain spaces, '?' or '#'.", h.Name, h.Filter)
-	}
-	switch h.Format {
-	case HandlerSCEP:
-		if h.TokenProcedureID == nil {
-			return Errorf(EINVALID, "Handler %q is a SCEP handler and needs a token procedure.", h.Name)
-		}
-	case HandlerNDES:
-		if strings.TrimSpace(h.NDESUsername) == "" {
-			return Errorf(EINVALID, "Handler %q is an NDES challenge handler and needs an NDES user name.", h.Name)
-		}
-		if h.NDESPasswordHash == "" {
-			return Errorf(EINVALID, "Handler %q is an NDES challenge handler and needs an NDES password.", h.Name)
-		}
-		if _, err := h.NDESValidity(); err != nil {
-			return err
-		}
-		if n := h.NDESPasswordLength; n != 0 && (n < MinNDESPasswordLength || n > MaxNDESPasswordLength) {
-			return Errorf(EINVALID, "Handler %q: the password length must be between %d and %d characters, not %d.", h.Name, MinNDESPasswordLength, MaxNDESPasswordLength, n)
-		}
-		if h.NDESPasswordCap < 0 {
-			return Errorf(EINVALID, "Handler %q: the cap of unused passwords must be positive (the default is %d).", h.Name, DefaultNDESPasswordCap)
-		}
-	default:
-		return Errorf(EINVALID, "Handler %q: the format %q is unknown; use %q or %q.", h.Name, h.Format, HandlerSCEP, HandlerNDES)
-	}
-	return nil
-}
-
 // Names of the Microsoft NDES URL aliases.
 const (
 	AliasMSCEPAdmin = "mscep_admin" // /certsrv/mscep_admin/: the challenge page

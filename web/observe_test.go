@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scepgate/scepgate/admin"
 	"github.com/scepgate/scepgate/internal/testenv"
 
 	dto "github.com/prometheus/client_model/go"
@@ -24,7 +25,6 @@ import (
 	pmodel "github.com/prometheus/common/model"
 	"github.com/smallstep/scep"
 
-	"github.com/scepgate/scepgate/enroll"
 	"github.com/scepgate/scepgate/handlers"
 	"github.com/scepgate/scepgate/internal/sceptest"
 	"github.com/scepgate/scepgate/model"
@@ -220,8 +220,8 @@ next:
 func TestMetrics(t *testing.T) {
 	o := newObserved(t)
 	ctx := context.Background()
-	if _, err := o.svc.AddPreRegistration(ctx, enroll.PreRegistration{TokenProcedure: "Device enroll", Password: "device-secret-1",
-		ValidFor: time.Hour, RequestedBy: "admin"}); err != nil {
+	if _, err := o.admin.AddPreRegistration(ctx, admin.Actor{Name: "admin"}, admin.PreRegistrationInput{TokenProcedure: "Device enroll", Password: "device-secret-1",
+		ValidFor: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	if st, _, _ := o.enroll("/pgwy/scep", "device1", "device-secret-1"); st != scep.SUCCESS {
