@@ -2,17 +2,15 @@ package admin_test
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/scepgate/scepgate/internal/testenv"
+
 	"github.com/scepgate/scepgate/admin"
-	"github.com/scepgate/scepgate/enroll"
 	"github.com/scepgate/scepgate/model"
-	"github.com/scepgate/scepgate/pki"
 	"github.com/scepgate/scepgate/store"
-	"golang.org/x/crypto/bcrypt"
 )
 
 // env is the admin operations over a real SQLite file, with one
@@ -26,18 +24,9 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := store.Open(ctx, filepath.Join(dir, "scepgate.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	mk, err := pki.NewMasterKey(strings.Repeat("k", 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := admin.New(db, enroll.NewService(db, mk, enroll.Options{}), mk, admin.Options{BcryptCost: bcrypt.MinCost})
-	e := &env{svc: svc, db: db}
+	te := testenv.New(t, testenv.Options{})
+	svc := te.Admin
+	e := &env{svc: svc, db: te.DB}
 	for _, f := range []model.CertificateFormat{model.FormatSCEP, model.FormatNDESDynamic} {
 		in := admin.NewCertificateProcedureInput()
 		in.Name, in.Format = "cert "+string(f), string(f)
