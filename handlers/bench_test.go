@@ -58,7 +58,7 @@ func BenchmarkRSAFloor(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		//lint:ignore SA1019 as above: the server unwraps PKCS #1 v1.5 session keys.
-		if _, err := f.auth.RAKey.Decrypt(nil, wrapped, &rsa.PKCS1v15DecryptOptions{SessionKeyLen: 32}); err != nil {
+		if _, err := f.auth.RAKey.Decrypt(rand.Reader, wrapped, &rsa.PKCS1v15DecryptOptions{SessionKeyLen: 32}); err != nil {
 			b.Fatal(err)
 		}
 		if _, err := rsa.SignPKCS1v15(nil, caKey, crypto.SHA256, digest[:]); err != nil {
