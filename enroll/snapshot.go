@@ -17,6 +17,9 @@ import (
 type Snapshot struct {
 	Config    *model.Config
 	Authority *pki.Authority
+	// Next is the CA and RA prepared to follow Authority (RFC 8894,
+	// section 3.5.2, GetNextCACert); nil when none is.
+	Next *pki.Authority
 
 	handlersByFilter map[string]*model.Handler
 	tokenProcedures  map[int64]*model.TokenProcedure

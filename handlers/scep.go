@@ -55,7 +55,8 @@ func (s *SCEP) ServeHandler(c echo.Context, snap *enroll.Snapshot, h *model.Hand
 	op := queryParam(c, "operation")
 	switch strings.ToLower(op) {
 	case "getcacaps":
-		return c.Blob(http.StatusOK, "text/plain", []byte(caps(h)))
+		tp, _, _ := snap.Procedures(h)
+		return c.Blob(http.StatusOK, "text/plain", []byte(caps(tp, snap.Next != nil)))
 	case "getcacert":
 		return s.getCACert(c, snap)
 	case "pkioperation":
@@ -77,9 +78,20 @@ func queryParam(c echo.Context, key string) string {
 	return ""
 }
 
-// caps lists exactly what handler h implements.
-func caps(h *model.Handler) string {
-	return strings.Join([]string{"POSTPKIOperation", "Renewal", "SHA-1", "SHA-256", "SHA-512", "AES", "DES3", "SCEPStandard"}, "\n") + "\n"
+// caps lists exactly what a handler running token procedure tp does
+// (RFC 8894, section 3.5.2): Renewal only when tp renews (a renewal window
+// of more than 0 days; nil, a handler without a procedure, does not),
+// GetNextCACert only when a next CA is prepared (hasNext).
+func caps(tp *model.TokenProcedure, hasNext bool) string {
+	list := []string{"POSTPKIOperation"}
+	if tp != nil && tp.RenewalWindowDays > 0 {
+		list = append(list, "Renewal")
+	}
+	if hasNext {
+		list = append(list, "GetNextCACert")
+	}
+	list = append(list, "SHA-1", "SHA-256", "SHA-512", "AES", "DES3", "SCEPStandard")
+	return strings.Join(list, "\n") + "\n"
 }
 
 func (s *SCEP) getCACert(c echo.Context, snap *enroll.Snapshot) error {
