@@ -277,6 +277,26 @@ func replyDigest(d asn1.ObjectIdentifier) asn1.ObjectIdentifier {
 	return pkcs7.OIDDigestAlgorithmSHA256
 }
 
+// NextCACert answers GetNextCACert (RFC 8894, section 3.5.2): a SignedData
+// signed by a's RA whose content is the certs-only PKCS#7 of next's RA and
+// CA chain, so that a device that trusts a learns the CA that follows it.
+func (a *Authority) NextCACert(next *Authority) ([]byte, error) {
+	degenerate, err := DegenerateCerts(append([]*x509.Certificate{next.RA}, next.CAChain()...))
+	if err != nil {
+		return nil, err
+	}
+	sd, err := pkcs7.NewSignedData(degenerate)
+	if err != nil {
+		return nil, err
+	}
+	sd.SetDigestAlgorithm(pkcs7.OIDDigestAlgorithmSHA256)
+	if err := sd.AddSigner(a.RA, a.RAKey, pkcs7.SignerInfoConfig{}); err != nil {
+		return nil, fmt.Errorf("sign GetNextCACert: %w", err)
+	}
+	labelRSAEncryption(sd)
+	return sd.Finish()
+}
+
 // DegenerateCerts encodes certs as a certs-only PKCS#7 (GetCACert).
 func DegenerateCerts(certs []*x509.Certificate) ([]byte, error) {
 	return scep.DegenerateCertificates(certs)
