@@ -28,6 +28,7 @@ const MaxSCEPMessage = 2 << 20
 const (
 	contentTypeCACert   = "application/x-x509-ca-cert"
 	contentTypeCARACert = "application/x-x509-ca-ra-cert"
+	contentTypeNextCA   = "application/x-x509-next-ca-cert"
 	contentTypePKI      = "application/x-pki-message"
 )
 
@@ -59,12 +60,14 @@ func (s *SCEP) ServeHandler(c echo.Context, snap *enroll.Snapshot, h *model.Hand
 		return c.Blob(http.StatusOK, "text/plain", []byte(caps(tp, snap.Next != nil)))
 	case "getcacert":
 		return s.getCACert(c, snap)
+	case "getnextcacert":
+		return s.getNextCACert(c, snap)
 	case "pkioperation":
 		return s.pkiOperation(c, snap, h)
 	case "":
 		return c.String(http.StatusBadRequest, "The operation parameter is missing: use GetCACaps, GetCACert or PKIOperation.\n")
 	default:
-		return c.String(http.StatusBadRequest, fmt.Sprintf("The operation %q is not supported: use GetCACaps, GetCACert or PKIOperation.\n", op))
+		return c.String(http.StatusBadRequest, fmt.Sprintf("The operation %q is not supported: use GetCACaps, GetCACert, GetNextCACert or PKIOperation.\n", op))
 	}
 }
 
@@ -102,6 +105,19 @@ func (s *SCEP) getCACert(c echo.Context, snap *enroll.Snapshot) error {
 		return err
 	}
 	return c.Blob(http.StatusOK, contentTypeCARACert, der)
+}
+
+// getNextCACert answers GetNextCACert with the next RA and CA, signed by
+// the current RA (RFC 8894, section 3.5.2), once a next CA is prepared.
+func (s *SCEP) getNextCACert(c echo.Context, snap *enroll.Snapshot) error {
+	if snap.Next == nil {
+		return c.String(http.StatusNotFound, "No next CA is prepared: GetCACaps lists GetNextCACert once one is.\n")
+	}
+	der, err := snap.Authority.NextCACert(snap.Next)
+	if err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, contentTypeNextCA, der)
 }
 
 func (s *SCEP) pkiOperation(c echo.Context, snap *enroll.Snapshot, h *model.Handler) error {
