@@ -21,10 +21,11 @@ import (
 func newCACmd(cl *cli) *cobra.Command {
 	ca := group(&cobra.Command{
 		Use:   "ca",
-		Short: "Show or import the CA and RA certificates",
+		Short: "Show, import or roll over the CA and RA certificates",
 		Long: `The ca commands show the certificate authority that issues device
 certificates and the RA certificate that devices encrypt their requests to,
-or replace both with ones imported from PKCS#12 files.`,
+replace both with ones imported from PKCS#12 files, or roll them over to a
+new CA that devices learn from GetNextCACert (ca rollover).`,
 	})
 	show := &cobra.Command{
 		Use:   "show",
