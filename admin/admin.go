@@ -39,6 +39,9 @@ type Store interface {
 	ChangeUser(ctx context.Context, id int64, ch model.UserChange, audit *model.AuditEvent) error
 
 	ReplaceAuthorities(ctx context.Context, ca, ra *model.Authority, audit *model.AuditEvent) error
+	ActiveAuthorities(ctx context.Context) (ca, ra *model.Authority, err error)
+	PrepareNextAuthorities(ctx context.Context, ca, ra *model.Authority, audit *model.AuditEvent) error
+	ActivateNextAuthorities(ctx context.Context, audit *model.AuditEvent) error
 	FindCertificate(ctx context.Context, id int64) (*model.Certificate, error)
 	AddAuditEvent(ctx context.Context, e *model.AuditEvent) error
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/scepgate/scepgate/model"
+	"github.com/scepgate/scepgate/pki"
 )
 
 // Revoke revokes a certificate by serial (hex) with an RFC 5280 reason and
@@ -32,9 +33,15 @@ const crlMargin = 6 * time.Hour
 // CurrentCRL returns the CA's CRL, signing a new one when there is none, a
 // certificate was revoked since, or the newest nears its nextUpdate.
 func (s *Service) CurrentCRL(ctx context.Context, snap *Snapshot) (*model.CRL, error) {
+	return s.crlOf(ctx, snap.Authority, true)
+}
+
+// crlOf returns CA a's CRL, signing a new one when needed (see CurrentCRL);
+// a certificate recorded without its CA counts as the current CA's
+// (unattributed).
+func (s *Service) crlOf(ctx context.Context, a *pki.Authority, unattributed bool) (*model.CRL, error) {
 	s.crlMu.Lock()
 	defer s.crlMu.Unlock()
-	a := snap.Authority
 	latest, err := s.store.LatestCRL(ctx, a.ID)
 	if err != nil && model.ErrorCode(err) != model.ENOTFOUND {
 		return nil, err
@@ -47,7 +54,7 @@ func (s *Service) CurrentCRL(ctx context.Context, snap *Snapshot) (*model.CRL, e
 	if latest != nil && latest.ThisUpdate.After(lastRevocation) && now.Before(latest.NextUpdate.Add(-crlMargin)) {
 		return latest, nil
 	}
-	revoked, err := s.store.RevokedCertificates(ctx, a.ID, true)
+	revoked, err := s.store.RevokedCertificates(ctx, a.ID, unattributed)
 	if err != nil {
 		return nil, err
 	}
@@ -78,6 +85,7 @@ func (s *Service) RunCRLUpdater(ctx context.Context, every time.Duration) {
 			if _, err := s.CurrentCRL(ctx, snap); err != nil && ctx.Err() == nil {
 				s.log.Error("update CRL", "err", err)
 			}
+			s.updatePreviousCRLs(ctx, snap)
 		}
 		select {
 		case <-ctx.Done():
@@ -98,6 +106,10 @@ func (s *Service) CAPublication(ctx context.Context, id int64) (certDER []byte, 
 		crl, err = s.CurrentCRL(ctx, snap)
 		return snap.Authority.CA.Raw, crl, err
 	}
+	if prev := snap.PreviousCA(id); prev != nil && s.now().Before(prev.CA.NotAfter) {
+		crl, err = s.crlOf(ctx, prev, false)
+		return prev.CA.Raw, crl, err
+	}
 	a, err := s.store.FindAuthority(ctx, id)
 	if err != nil {
 		return nil, nil, err
@@ -110,4 +122,17 @@ func (s *Service) CAPublication(ctx context.Context, id int64) (certDER []byte, 
 		return a.CertDER, nil, nil
 	}
 	return a.CertDER, crl, err
+}
+
+// updatePreviousCRLs keeps the CRL of each retired CA fresh while its CA
+// certificate, and so any certificate it issued, is unexpired.
+func (s *Service) updatePreviousCRLs(ctx context.Context, snap *Snapshot) {
+	for _, a := range snap.Previous {
+		if !s.now().Before(a.CA.NotAfter) {
+			continue
+		}
+		if _, err := s.crlOf(ctx, a, false); err != nil && ctx.Err() == nil {
+			s.log.Error("update CRL of a retired CA", "ca", a.ID, "err", err)
+		}
+	}
 }

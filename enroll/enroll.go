@@ -50,7 +50,7 @@ func (s *Service) Enroll(ctx context.Context, snap *Snapshot, e *Enrollment) ([]
 	}
 	// A PKCSReq with a challenge is an enrollment whatever signed it, such
 	// as a proxy certificate.
-	if e.Renewal || (e.Challenge == "" && isIssuedBy(e.SignerCert, snap.Authority.CA)) {
+	if e.Renewal || (e.Challenge == "" && snap.IssuerOf(e.SignerCert) != nil) {
 		return s.renew(ctx, snap, e, tp, cp, key)
 	}
 	reg, err := s.authorise(ctx, e, tp, cp)
@@ -229,7 +229,9 @@ func (s *Service) renew(ctx context.Context, snap *Snapshot, e *Enrollment, tp *
 			ClientAddr: e.ClientAddr, Target: "certificate " + serialHex(old.SerialNumber), Detail: reason})
 		return refuse("%s", reason)
 	}
-	if !isIssuedBy(old, snap.Authority.CA) {
+	// A certificate of a retired CA renews too (into one of the current
+	// CA), while it is unexpired and within its window.
+	if snap.IssuerOf(old) == nil {
 		return nil, refuseRenewal("A renewal must be signed with a certificate this CA issued; enroll with a challenge password instead.")
 	}
 	rec, err := s.store.FindCertificateBySerial(ctx, serialHex(old.SerialNumber))

@@ -25,6 +25,8 @@ type Store interface {
 	ConfigVersion(ctx context.Context) (int64, error)
 	LoadConfig(ctx context.Context) (*model.Config, error)
 	ActiveAuthorities(ctx context.Context) (ca, ra *model.Authority, err error)
+	NextAuthorities(ctx context.Context) (ca, ra *model.Authority, err error)
+	RetiredCAs(ctx context.Context) ([]model.Authority, error)
 	FindAuthority(ctx context.Context, id int64) (*model.Authority, error)
 
 	// Registrations: challenge passwords and requests waiting for approval.

@@ -2,6 +2,7 @@ package enroll
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -17,6 +18,12 @@ import (
 type Snapshot struct {
 	Config    *model.Config
 	Authority *pki.Authority
+	// Next is the CA and RA prepared to follow Authority (RFC 8894,
+	// section 3.5.2, GetNextCACert); nil when none is.
+	Next *pki.Authority
+	// Previous are the retired CAs, newest first, without RA: their
+	// certificates may still renew, and they sign their CRLs.
+	Previous []*pki.Authority
 
 	handlersByFilter map[string]*model.Handler
 	tokenProcedures  map[int64]*model.TokenProcedure
@@ -119,8 +126,10 @@ type snapshots struct {
 
 	current atomic.Pointer[Snapshot]
 
-	mu   sync.Mutex  // one load at a time
-	keys *openedKeys // the keys of the current authority rows; guarded by mu
+	mu       sync.Mutex               // one load at a time
+	keys     *openedKeys              // the keys of the current authority rows; guarded by mu
+	nextKeys *openedKeys              // those of the next rows; guarded by mu
+	retired  map[int64]*pki.Authority // the retired CAs opened so far, by id; guarded by mu
 }
 
 // openedKeys is the key material opened from one pair of authority rows.
@@ -219,8 +228,84 @@ func (c *snapshots) load(ctx context.Context) (*Snapshot, error) {
 		return nil, err
 	}
 	snap := newSnapshot(cfg, a)
+	if snap.Next, err = c.next(ctx); err != nil {
+		return nil, err
+	}
+	if snap.Previous, err = c.previous(ctx); err != nil {
+		return nil, err
+	}
 	c.current.Store(snap)
 	return snap, nil
+}
+
+// next returns the opened next CA and RA, nil when none are prepared,
+// decrypting them only when they are not the rows opened last. The caller
+// holds mu.
+func (c *snapshots) next(ctx context.Context) (*pki.Authority, error) {
+	ca, ra, err := c.store.NextAuthorities(ctx)
+	if model.ErrorCode(err) == model.ENOTFOUND {
+		c.nextKeys = nil
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	if k := c.nextKeys; k != nil && k.caID == ca.ID && k.raID == ra.ID {
+		return k.authority, nil
+	}
+	a, err := c.open(ca, ra, c.mk)
+	if err != nil {
+		return nil, fmt.Errorf("open next CA and RA keys: %w", err)
+	}
+	c.nextKeys = &openedKeys{caID: ca.ID, raID: ra.ID, authority: a}
+	return a, nil
+}
+
+// previous returns the retired CAs opened, each decrypted once. The caller
+// holds mu.
+func (c *snapshots) previous(ctx context.Context) ([]*pki.Authority, error) {
+	rows, err := c.store.RetiredCAs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if c.retired == nil {
+		c.retired = map[int64]*pki.Authority{}
+	}
+	var out []*pki.Authority
+	for i := range rows {
+		a, ok := c.retired[rows[i].ID]
+		if !ok {
+			if a, err = pki.OpenCA(&rows[i], c.mk); err != nil {
+				return nil, fmt.Errorf("open retired CA %d: %w", rows[i].ID, err)
+			}
+			c.retired[rows[i].ID] = a
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// IssuerOf returns the CA, current or retired, that issued c, or nil when
+// none did (c is self-signed, or someone else's).
+func (s *Snapshot) IssuerOf(c *x509.Certificate) *pki.Authority {
+	if isIssuedBy(c, s.Authority.CA) {
+		return s.Authority
+	}
+	for _, a := range s.Previous {
+		if isIssuedBy(c, a.CA) {
+			return a
+		}
+	}
+	return nil
+}
+
+// PreviousCA returns the retired CA with that id, or nil.
+func (s *Snapshot) PreviousCA(id int64) *pki.Authority {
+	for _, a := range s.Previous {
+		if a.ID == id {
+			return a
+		}
+	}
+	return nil
 }
 
 // authority returns the opened keys of the rows ca and ra, decrypting them

@@ -41,6 +41,14 @@ func (h *CAPage) render(c echo.Context, status int, errs views.FieldErrors) erro
 	ra := certInfo("ra", "RA", a.RA, now)
 	ra.KeyUsage = pki.KeyUsageString(a.RA.KeyUsage)
 	p.Certs = append(p.Certs, ra)
+	if n := snap.Next; n != nil {
+		// Prepared by scepgate ca rollover prepare; devices fetch it with
+		// GetNextCACert until it is activated.
+		p.Certs = append(p.Certs, certInfo("", "Next CA", n.CA, now))
+		nra := certInfo("", "Next RA", n.RA, now)
+		nra.KeyUsage = pki.KeyUsageString(n.RA.KeyUsage)
+		p.Certs = append(p.Certs, nra)
+	}
 	return Render(c, status, views.CA(p))
 }
 

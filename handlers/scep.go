@@ -28,6 +28,7 @@ const MaxSCEPMessage = 2 << 20
 const (
 	contentTypeCACert   = "application/x-x509-ca-cert"
 	contentTypeCARACert = "application/x-x509-ca-ra-cert"
+	contentTypeNextCA   = "application/x-x509-next-ca-cert"
 	contentTypePKI      = "application/x-pki-message"
 )
 
@@ -55,15 +56,18 @@ func (s *SCEP) ServeHandler(c echo.Context, snap *enroll.Snapshot, h *model.Hand
 	op := queryParam(c, "operation")
 	switch strings.ToLower(op) {
 	case "getcacaps":
-		return c.Blob(http.StatusOK, "text/plain", []byte(caps(h)))
+		tp, _, _ := snap.Procedures(h)
+		return c.Blob(http.StatusOK, "text/plain", []byte(caps(tp, snap.Next != nil)))
 	case "getcacert":
 		return s.getCACert(c, snap)
+	case "getnextcacert":
+		return s.getNextCACert(c, snap)
 	case "pkioperation":
 		return s.pkiOperation(c, snap, h)
 	case "":
 		return c.String(http.StatusBadRequest, "The operation parameter is missing: use GetCACaps, GetCACert or PKIOperation.\n")
 	default:
-		return c.String(http.StatusBadRequest, fmt.Sprintf("The operation %q is not supported: use GetCACaps, GetCACert or PKIOperation.\n", op))
+		return c.String(http.StatusBadRequest, fmt.Sprintf("The operation %q is not supported: use GetCACaps, GetCACert, GetNextCACert or PKIOperation.\n", op))
 	}
 }
 
@@ -77,9 +81,20 @@ func queryParam(c echo.Context, key string) string {
 	return ""
 }
 
-// caps lists exactly what handler h implements.
-func caps(h *model.Handler) string {
-	return strings.Join([]string{"POSTPKIOperation", "Renewal", "SHA-1", "SHA-256", "SHA-512", "AES", "DES3", "SCEPStandard"}, "\n") + "\n"
+// caps lists exactly what a handler running token procedure tp does
+// (RFC 8894, section 3.5.2): Renewal only when tp renews (a renewal window
+// of more than 0 days; nil, a handler without a procedure, does not),
+// GetNextCACert only when a next CA is prepared (hasNext).
+func caps(tp *model.TokenProcedure, hasNext bool) string {
+	list := []string{"POSTPKIOperation"}
+	if tp != nil && tp.RenewalWindowDays > 0 {
+		list = append(list, "Renewal")
+	}
+	if hasNext {
+		list = append(list, "GetNextCACert")
+	}
+	list = append(list, "SHA-1", "SHA-256", "SHA-512", "AES", "DES3", "SCEPStandard")
+	return strings.Join(list, "\n") + "\n"
 }
 
 func (s *SCEP) getCACert(c echo.Context, snap *enroll.Snapshot) error {
@@ -90,6 +105,19 @@ func (s *SCEP) getCACert(c echo.Context, snap *enroll.Snapshot) error {
 		return err
 	}
 	return c.Blob(http.StatusOK, contentTypeCARACert, der)
+}
+
+// getNextCACert answers GetNextCACert with the next RA and CA, signed by
+// the current RA (RFC 8894, section 3.5.2), once a next CA is prepared.
+func (s *SCEP) getNextCACert(c echo.Context, snap *enroll.Snapshot) error {
+	if snap.Next == nil {
+		return c.String(http.StatusNotFound, "No next CA is prepared: GetCACaps lists GetNextCACert once one is.\n")
+	}
+	der, err := snap.Authority.NextCACert(snap.Next)
+	if err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, contentTypeNextCA, der)
 }
 
 func (s *SCEP) pkiOperation(c echo.Context, snap *enroll.Snapshot, h *model.Handler) error {

@@ -93,7 +93,10 @@ type Authority struct {
 	ChainDER      []byte `gorm:"column:chain_der"` // concatenated DER of issuers above, may be empty
 	KeyCiphertext []byte
 	Active        bool
-	CreatedAt     time.Time
+	// Next marks the CA and RA prepared to follow the active ones (not
+	// active, not retired); a row neither Active nor Next is retired.
+	Next      bool
+	CreatedAt time.Time
 }
 
 // User roles.

@@ -72,6 +72,22 @@ func RandomSerial(rnd io.Reader) (*big.Int, error) {
 // NewAuthority creates a self-signed CA with a key of caKeyType and an RA
 // certificate issued by it, as the reference demands.
 func NewAuthority(caKeyType, orgName string, now time.Time, rnd io.Reader) (*Authority, error) {
+	return newAuthority(caKeyType, orgName, "", now, rnd)
+}
+
+// NextAuthority creates the CA and RA to follow cur at a rollover: a new
+// self-signed CA with a key of caKeyType, not cross-signed by cur, and an
+// RA issued by it. Their common names carry the date, so that the two CAs
+// are told apart (cur's organization stays).
+func NextAuthority(cur *Authority, caKeyType string, now time.Time, rnd io.Reader) (*Authority, error) {
+	org := "scepgate"
+	if o := cur.CA.Subject.Organization; len(o) > 0 && o[0] != "" {
+		org = o[0]
+	}
+	return newAuthority(caKeyType, org, " "+now.UTC().Format(time.DateOnly), now, rnd)
+}
+
+func newAuthority(caKeyType, orgName, suffix string, now time.Time, rnd io.Reader) (*Authority, error) {
 	if rnd == nil {
 		rnd = rand.Reader
 	}
@@ -89,7 +105,7 @@ func NewAuthority(caKeyType, orgName string, now time.Time, rnd io.Reader) (*Aut
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: orgName + " SCEP CA", Organization: []string{orgName}},
+		Subject:               pkix.Name{CommonName: orgName + " SCEP CA" + suffix, Organization: []string{orgName}},
 		NotBefore:             now.Add(-5 * time.Minute),
 		NotAfter:              now.AddDate(10, 0, 0),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
@@ -107,7 +123,7 @@ func NewAuthority(caKeyType, orgName string, now time.Time, rnd io.Reader) (*Aut
 		return nil, err
 	}
 	a := &Authority{CA: ca, CAKey: caKey}
-	if err := a.NewRA(orgName, now, rnd); err != nil {
+	if err := a.newRA(orgName, suffix, now, rnd); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -115,6 +131,10 @@ func NewAuthority(caKeyType, orgName string, now time.Time, rnd io.Reader) (*Aut
 
 // NewRA issues a new RSA-2048 RA certificate from a's CA.
 func (a *Authority) NewRA(orgName string, now time.Time, rnd io.Reader) error {
+	return a.newRA(orgName, "", now, rnd)
+}
+
+func (a *Authority) newRA(orgName, suffix string, now time.Time, rnd io.Reader) error {
 	raKey, err := rsa.GenerateKey(rnd, 2048)
 	if err != nil {
 		return err
@@ -133,7 +153,7 @@ func (a *Authority) NewRA(orgName string, now time.Time, rnd io.Reader) error {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: orgName + " SCEP RA", Organization: []string{orgName}},
+		Subject:      pkix.Name{CommonName: orgName + " SCEP RA" + suffix, Organization: []string{orgName}},
 		NotBefore:    now.Add(-5 * time.Minute),
 		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
@@ -229,6 +249,27 @@ func SealAuthority(a *Authority, mk *MasterKey) (ca, ra *model.Authority, err er
 
 // OpenAuthority decrypts stored CA and RA material with mk.
 func OpenAuthority(ca, ra *model.Authority, mk *MasterKey) (*Authority, error) {
+	a, err := OpenCA(ca, mk)
+	if err != nil {
+		return nil, err
+	}
+	if a.RA, err = x509.ParseCertificate(ra.CertDER); err != nil {
+		return nil, fmt.Errorf("parse RA certificate: %w", err)
+	}
+	raKey, err := openKey(mk, "ra", ra.KeyCiphertext)
+	if err != nil {
+		return nil, err
+	}
+	var ok bool
+	if a.RAKey, ok = raKey.(*rsa.PrivateKey); !ok {
+		return nil, errors.New("the RA key is not RSA")
+	}
+	return a, nil
+}
+
+// OpenCA decrypts a stored CA without an RA, as a retired CA is kept: to
+// sign its CRLs.
+func OpenCA(ca *model.Authority, mk *MasterKey) (*Authority, error) {
 	a := &Authority{ID: ca.ID}
 	var err error
 	if a.CA, err = x509.ParseCertificate(ca.CertDER); err != nil {
@@ -239,23 +280,13 @@ func OpenAuthority(ca, ra *model.Authority, mk *MasterKey) (*Authority, error) {
 			return nil, fmt.Errorf("parse CA chain: %w", err)
 		}
 	}
-	if a.RA, err = x509.ParseCertificate(ra.CertDER); err != nil {
-		return nil, fmt.Errorf("parse RA certificate: %w", err)
-	}
 	caKey, err := openKey(mk, "ca", ca.KeyCiphertext)
-	if err != nil {
-		return nil, err
-	}
-	raKey, err := openKey(mk, "ra", ra.KeyCiphertext)
 	if err != nil {
 		return nil, err
 	}
 	var ok bool
 	if a.CAKey, ok = caKey.(crypto.Signer); !ok {
 		return nil, errors.New("the CA key cannot sign")
-	}
-	if a.RAKey, ok = raKey.(*rsa.PrivateKey); !ok {
-		return nil, errors.New("the RA key is not RSA")
 	}
 	return a, nil
 }

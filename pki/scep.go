@@ -3,6 +3,7 @@ package pki
 import (
 	"bytes"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
 	"errors"
 	"fmt"
@@ -74,9 +75,6 @@ func ParseRequest(der []byte) (req *Request, err error) {
 	if len(p7.Signers) != 1 {
 		return nil, fmt.Errorf("the message has %d signers, want 1", len(p7.Signers))
 	}
-	if err := p7.Verify(); err != nil {
-		return nil, fmt.Errorf("the message signature does not verify: %w", err)
-	}
 	req = &Request{
 		SignerCert: p7.GetOnlySigner(),
 		Digest:     p7.Signers[0].DigestAlgorithm.Algorithm,
@@ -84,6 +82,14 @@ func ParseRequest(der []byte) (req *Request, err error) {
 	}
 	if req.SignerCert == nil {
 		return nil, errors.New("the message does not carry its signer's certificate")
+	}
+	if isPSS(p7) {
+		err = verifyPSS(der, p7, req.SignerCert)
+	} else {
+		err = p7.Verify()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("the message signature does not verify: %w", err)
 	}
 	var mt string
 	if err := p7.UnmarshalSignedAttribute(OIDMessageType, &mt); err != nil {
@@ -200,7 +206,27 @@ func (a *Authority) CertRep(req *Request, reply Reply, rnd io.Reader) ([]byte, e
 	if err := sd.AddSigner(a.RA, a.RAKey, pkcs7.SignerInfoConfig{ExtraSignedAttributes: attrs}); err != nil {
 		return nil, fmt.Errorf("sign CertRep: %w", err)
 	}
+	labelRSAEncryption(sd)
 	return sd.Finish()
+}
+
+// labelRSAEncryption names the digestEncryptionAlgorithm of sd's RSA
+// signers rsaEncryption, as OpenSSL and Windows write it. pkcs7 writes
+// sha256WithRSAEncryption and the like, which RFC 5652 allows but which
+// strongSwan refuses ("only RSA digest encryption supported"). The
+// signature itself, PKCS#1 v1.5 over the signed attributes' digest, is the
+// same either way.
+func labelRSAEncryption(sd *pkcs7.SignedData) {
+	for i := range sd.GetSignedData().SignerInfos {
+		si := &sd.GetSignedData().SignerInfos[i]
+		switch {
+		case si.DigestEncryptionAlgorithm.Algorithm.Equal(pkcs7.OIDEncryptionAlgorithmRSASHA1),
+			si.DigestEncryptionAlgorithm.Algorithm.Equal(pkcs7.OIDEncryptionAlgorithmRSASHA256),
+			si.DigestEncryptionAlgorithm.Algorithm.Equal(pkcs7.OIDEncryptionAlgorithmRSASHA384),
+			si.DigestEncryptionAlgorithm.Algorithm.Equal(pkcs7.OIDEncryptionAlgorithmRSASHA512):
+			si.DigestEncryptionAlgorithm = pkix.AlgorithmIdentifier{Algorithm: pkcs7.OIDEncryptionAlgorithmRSA, Parameters: asn1.NullRawValue}
+		}
+	}
 }
 
 // degenerateSignedData encodes a certs-only (or CRL-only) SignedData, as
@@ -249,6 +275,26 @@ func replyDigest(d asn1.ObjectIdentifier) asn1.ObjectIdentifier {
 		}
 	}
 	return pkcs7.OIDDigestAlgorithmSHA256
+}
+
+// NextCACert answers GetNextCACert (RFC 8894, section 3.5.2): a SignedData
+// signed by a's RA whose content is the certs-only PKCS#7 of next's RA and
+// CA chain, so that a device that trusts a learns the CA that follows it.
+func (a *Authority) NextCACert(next *Authority) ([]byte, error) {
+	degenerate, err := DegenerateCerts(append([]*x509.Certificate{next.RA}, next.CAChain()...))
+	if err != nil {
+		return nil, err
+	}
+	sd, err := pkcs7.NewSignedData(degenerate)
+	if err != nil {
+		return nil, err
+	}
+	sd.SetDigestAlgorithm(pkcs7.OIDDigestAlgorithmSHA256)
+	if err := sd.AddSigner(a.RA, a.RAKey, pkcs7.SignerInfoConfig{}); err != nil {
+		return nil, fmt.Errorf("sign GetNextCACert: %w", err)
+	}
+	labelRSAEncryption(sd)
+	return sd.Finish()
 }
 
 // DegenerateCerts encodes certs as a certs-only PKCS#7 (GetCACert).

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/x509"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scepgate/scepgate/admin"
 	"github.com/scepgate/scepgate/pki"
 	"software.sslmate.com/src/go-pkcs12"
 )
@@ -85,5 +87,27 @@ func TestCAImport(t *testing.T) {
 	aud.signIn("auditor")
 	if got := aud.postFiles("/ca", "/ca/import", nil, nil); got.status != http.StatusForbidden {
 		t.Errorf("fail/auditor imports: status %d, want 403", got.status)
+	}
+}
+
+// TestCAPageShowsNextCA: once a rollover is prepared, the CA page shows
+// the next CA and RA beside the current ones.
+func TestCAPageShowsNextCA(t *testing.T) {
+	p := newPortal(t)
+	b := p.browser()
+	b.signIn("auditor")
+	if page := b.get("/ca"); strings.Contains(page.body, `data-testid="cert-Next CA"`) {
+		t.Errorf("the CA page shows a next CA before one is prepared")
+	}
+	next, err := p.admin.PrepareRollover(context.Background(), admin.CLI, "p256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := b.get("/ca")
+	for _, want := range []string{`data-testid="cert-CA"`, `data-testid="cert-Next CA"`, `data-testid="cert-Next RA"`,
+		pki.SHA256Fingerprint(next.CA), pki.SHA256Fingerprint(next.RA)} {
+		if !strings.Contains(page.body, want) {
+			t.Errorf("the CA page after prepare lacks %q", want)
+		}
 	}
 }

@@ -31,6 +31,7 @@ const usage = `scepclient: the SCEP test client and load generator.
 
 Usage:
   scepclient -config FILE getcacert          fetch the CA chain and the RA certificate
+  scepclient -config FILE getnextcacert      fetch the CA and RA that follow (CA rollover)
   scepclient -config FILE getndeschallenge   fetch an NDES one-time challenge password
   scepclient -config FILE create VALUE       new key and CSR; VALUE replaces {0}
   scepclient -config FILE send               send the CSR (PKCSReq) and save the certificate
@@ -84,7 +85,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runBenchFloor(cmdArgs, stdout, stderr)
 	case "bench-report":
 		err = runBenchReport(cmdArgs, stdout, stderr)
-	case "getcacert", "getndeschallenge", "create", "send", "verify", "enroll", "renew", "poll":
+	case "getcacert", "getnextcacert", "getndeschallenge", "create", "send", "verify", "enroll", "renew", "poll":
 		err = runStep(ctx, cmd, cmdArgs, *configPath, *timeout, *jsonChallenge, stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "scepclient: unknown command %q. Run \"scepclient help\" for the list.\n", cmd)
@@ -141,6 +142,8 @@ func runStep(ctx context.Context, cmd string, args []string, path string, timeou
 	switch cmd {
 	case "getcacert":
 		return s.GetCACert(ctx)
+	case "getnextcacert":
+		return s.GetNextCACert(ctx)
 	case "getndeschallenge":
 		return s.GetNDESChallenge(ctx)
 	case "create":

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/scepgate/scepgate/admin"
+	"github.com/scepgate/scepgate/model"
 	"github.com/scepgate/scepgate/pki"
 	"github.com/spf13/cobra"
 )
@@ -20,10 +21,11 @@ import (
 func newCACmd(cl *cli) *cobra.Command {
 	ca := group(&cobra.Command{
 		Use:   "ca",
-		Short: "Show or import the CA and RA certificates",
+		Short: "Show, import or roll over the CA and RA certificates",
 		Long: `The ca commands show the certificate authority that issues device
 certificates and the RA certificate that devices encrypt their requests to,
-or replace both with ones imported from PKCS#12 files.`,
+replace both with ones imported from PKCS#12 files, or roll them over to a
+new CA that devices learn from GetNextCACert (ca rollover).`,
 	})
 	show := &cobra.Command{
 		Use:   "show",
@@ -56,8 +58,75 @@ within a second.`,
 	fs.StringVar(&f.caFile, "ca", "", "PKCS#12 file with the CA certificate, its key and its chain (required)")
 	fs.StringVar(&f.raFile, "ra", "", "PKCS#12 file with the RA certificate and key, issued by that CA (required)")
 	fs.StringVar(&f.pwFile, "password-file", "", "file whose first line is the password of both PKCS#12 files (required)")
-	ca.AddCommand(show, imp)
+	ca.AddCommand(show, imp, newCARolloverCmd(cl))
 	return ca
+}
+
+func newCARolloverCmd(cl *cli) *cobra.Command {
+	rollover := group(&cobra.Command{
+		Use:   "rollover",
+		Short: "Prepare and activate the CA that follows the current one",
+		Long: `The rollover commands replace the CA as RFC 8894 (section 3.5.2) describes.
+prepare makes a new CA and RA; from then on GetCACaps lists GetNextCACert,
+which hands devices the new RA and CA signed by the current RA, while the
+current CA keeps issuing. The new CA is self-signed and NOT cross-signed
+by the current one: devices trust it because the current RA signed the
+GetNextCACert answer, and relying parties need the new CA certificate
+beside the old one (ca show, or the portal's CA page).
+activate makes the prepared CA and RA the active ones. Certificates of the
+old CA keep renewing, into the new CA, while they are unexpired and within
+their renewal window, and the old CA's CRL stays published at
+/pgwy/ca/OLDID/crl until they have expired. A running server follows
+either step within a second.`,
+	})
+	var keyType string
+	prepare := &cobra.Command{
+		Use:   "prepare",
+		Short: "Make the next CA and RA, served by GetNextCACert",
+		Long: `Prepare makes a new self-signed CA (with a key of --ca-key) and an RSA RA
+issued by it, not cross-signed by the current CA, and keeps them as the
+next CA until activate. Preparing again replaces the pair prepared before.`,
+		Example: `  scepgate ca rollover prepare --ca-key p384`,
+		Args:    exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			e, err := cl.open(cmd.Context(), setupOptions{})
+			if err != nil {
+				return err
+			}
+			defer e.close()
+			next, err := e.admin(e.service()).PrepareRollover(cmd.Context(), admin.CLI, keyType)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cl.stdout, "Prepared the next CA and RA; GetNextCACert serves them, and they sign nothing until: scepgate ca rollover activate")
+			printCert(cl.stdout, "Next CA", next.CA)
+			printCert(cl.stdout, "Next RA", next.RA)
+			return nil
+		},
+	}
+	prepare.Flags().StringVar(&keyType, "ca-key", "rsa2048", "key type of the new CA: "+strings.Join(pki.KeyTypes, ", "))
+	activate := &cobra.Command{
+		Use:   "activate",
+		Short: "Make the prepared CA and RA the active ones",
+		Long: `Activate makes the CA and RA that prepare made the active ones; the old CA
+is retired. Its certificates keep renewing while unexpired and within their
+window, and its CRL stays published.`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			e, err := cl.open(cmd.Context(), setupOptions{})
+			if err != nil {
+				return err
+			}
+			defer e.close()
+			if err := e.admin(e.service()).ActivateRollover(cmd.Context(), admin.CLI); err != nil {
+				return err
+			}
+			fmt.Fprintln(cl.stdout, "The next CA and RA are active; a running server switches to them within a second.")
+			return nil
+		},
+	}
+	rollover.AddCommand(prepare, activate)
+	return rollover
 }
 
 func runCAShow(ctx context.Context, cl *cli) error {
@@ -74,6 +143,18 @@ func runCAShow(ctx context.Context, cl *cli) error {
 	}
 	printCert(cl.stdout, "RA", a.RA)
 	fmt.Fprintf(cl.stdout, "  Key usage: %s\n", pki.KeyUsageString(a.RA.KeyUsage))
+	caRow, raRow, err := e.db.NextAuthorities(ctx)
+	if model.ErrorCode(err) == model.ENOTFOUND {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	next, err := pki.OpenAuthority(caRow, raRow, e.mk)
+	if err != nil {
+		return err
+	}
+	printCert(cl.stdout, "Next CA (prepared, activate with: scepgate ca rollover activate)", next.CA)
+	printCert(cl.stdout, "Next RA", next.RA)
 	return nil
 }
 
