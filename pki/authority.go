@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"net"
 	"strings"
 	"time"
 
@@ -70,8 +71,10 @@ func RandomSerial(rnd io.Reader) (*big.Int, error) {
 }
 
 // NewAuthority creates a self-signed CA with a key of caKeyType and an RA
-// certificate issued by it, as the reference demands.
-func NewAuthority(caKeyType, orgName string, now time.Time, rnd io.Reader) (*Authority, error) {
+// certificate issued by it, as the reference demands. raNames (DNS names
+// or IP addresses) go into the RA's subject alternative names, so that it
+// can serve TLS to clients that check the server's name.
+func NewAuthority(caKeyType, orgName string, now time.Time, rnd io.Reader, raNames ...string) (*Authority, error) {
 	if rnd == nil {
 		rnd = rand.Reader
 	}
@@ -107,14 +110,15 @@ func NewAuthority(caKeyType, orgName string, now time.Time, rnd io.Reader) (*Aut
 		return nil, err
 	}
 	a := &Authority{CA: ca, CAKey: caKey}
-	if err := a.NewRA(orgName, now, rnd); err != nil {
+	if err := a.NewRA(orgName, now, rnd, raNames...); err != nil {
 		return nil, err
 	}
 	return a, nil
 }
 
-// NewRA issues a new RSA-2048 RA certificate from a's CA.
-func (a *Authority) NewRA(orgName string, now time.Time, rnd io.Reader) error {
+// NewRA issues a new RSA-2048 RA certificate from a's CA, naming names
+// (DNS names or IP addresses) as its subject alternative names.
+func (a *Authority) NewRA(orgName string, now time.Time, rnd io.Reader, names ...string) error {
 	raKey, err := rsa.GenerateKey(rnd, 2048)
 	if err != nil {
 		return err
@@ -139,6 +143,13 @@ func (a *Authority) NewRA(orgName string, now time.Time, rnd io.Reader) error {
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		SubjectKeyId: ski,
+	}
+	for _, n := range names {
+		if ip := net.ParseIP(n); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else if n != "" {
+			tmpl.DNSNames = append(tmpl.DNSNames, n)
+		}
 	}
 	der, err := x509.CreateCertificate(rnd, tmpl, a.CA, raKey.Public(), a.CAKey)
 	if err != nil {
