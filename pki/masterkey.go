@@ -103,45 +103,6 @@ func CreateMasterKeyFile(dataDir string) (*MasterKey, error) {
 	return NewMasterKey(secret)
 }
 
-// LoadMasterKey returns the master key from env (SCEPGATE_MASTER_KEY) when it
-// is set; else from the key file in dataDir, which it creates with mode 0600
-// on first use. created reports whether it made the file.
-func LoadMasterKey(dataDir, env string) (mk *MasterKey, created bool, err error) {
-	if env != "" {
-		mk, err = NewMasterKey(env)
-		return mk, false, err
-	}
-	path := filepath.Join(dataDir, MasterKeyFile)
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		raw := make([]byte, 32)
-		if _, err := rand.Read(raw); err != nil {
-			return nil, false, err
-		}
-		secret := base64.StdEncoding.EncodeToString(raw)
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return nil, false, fmt.Errorf("create master key file: %w", err)
-		}
-		if _, err := f.WriteString(secret + "\n"); err != nil {
-			_ = f.Close()
-			return nil, false, fmt.Errorf("write master key file: %w", err)
-		}
-		if err := f.Close(); err != nil {
-			return nil, false, fmt.Errorf("write master key file: %w", err)
-		}
-		mk, err = NewMasterKey(secret)
-		return mk, true, err
-	} else if err != nil {
-		return nil, false, fmt.Errorf("read master key file: %w", err)
-	}
-	mk, err = NewMasterKey(string(b))
-	if err != nil {
-		return nil, false, fmt.Errorf("master key file %s: %w", path, err)
-	}
-	return mk, false, nil
-}
-
 // Seal encrypts plaintext; purpose binds the ciphertext to its use, so a
 // key sealed as "ca" does not open as "ra".
 func (m *MasterKey) Seal(purpose string, plaintext []byte) ([]byte, error) {

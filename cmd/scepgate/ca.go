@@ -61,7 +61,7 @@ within a second.`,
 }
 
 func runCAShow(ctx context.Context, cl *cli) error {
-	e, err := cl.open(ctx, setupOptions{})
+	e, err := cl.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -123,7 +123,7 @@ func runCAImport(ctx context.Context, cl *cli, f caImportFlags) error {
 	if err != nil {
 		return err
 	}
-	e, err := cl.open(ctx, setupOptions{skipCA: true})
+	e, err := cl.open(ctx)
 	if err != nil {
 		return err
 	}
