@@ -133,7 +133,7 @@ func (d dataFolder) initErr(f folderFacts) error {
 }
 
 func (d dataFolder) initialised() error {
-	return &initialisedError{fmt.Sprintf("The data folder %s is already initialised; nothing was changed. Start the server with: scepgate serve --data %s", d.dir, shellQuote(d.dir))}
+	return &initialisedError{fmt.Sprintf("The data folder %s is already initialised; nothing was changed. Start the server with: %s", d.dir, d.serveCommand())}
 }
 
 func (d dataFolder) dbWithoutKey() error {
@@ -145,8 +145,15 @@ func (d dataFolder) foreign(f folderFacts) error {
 }
 
 // initCommand is the command that initialises d.
-func (d dataFolder) initCommand() string {
-	s := "scepgate init --data " + shellQuote(d.dir)
+func (d dataFolder) initCommand() string { return "scepgate init" + d.flags() }
+
+// serveCommand is the command that serves d.
+func (d dataFolder) serveCommand() string { return "scepgate serve" + d.flags() }
+
+// flags are the --data and --database flags that name d, without the
+// password of a PostgreSQL URL.
+func (d dataFolder) flags() string {
+	s := " --data " + shellQuote(d.dir)
 	if !d.sqlite {
 		s += " --database URL"
 	} else if d.dsn != filepath.Join(d.dir, dbFile) {

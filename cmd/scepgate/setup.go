@@ -186,7 +186,7 @@ func initialise(ctx context.Context, d dataFolder, o initOptions, getenv func(st
 	}
 	fmt.Fprintf(stdout, "Initialised the data folder %s.\n", d.dir)
 	if o.serveHint {
-		fmt.Fprintf(stdout, "Start the server with: scepgate serve --data %s\n", shellQuote(d.dir))
+		fmt.Fprintf(stdout, "Start the server with: %s\n", d.serveCommand())
 	}
 	fmt.Fprintf(stdout, "Sign in at %s/ as admin.\n", strings.TrimRight(o.signInURL, "/"))
 	return nil
