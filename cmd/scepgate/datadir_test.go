@@ -154,7 +154,8 @@ func TestInit(t *testing.T) {
 				t.Errorf("stdout = %q; want it to match %q", stdout, re)
 			}
 		}
-		for path, want := range map[string]fs.FileMode{data: 0o700, filepath.Join(data, "master.key"): 0o600} {
+		for path, want := range map[string]fs.FileMode{data: 0o700, filepath.Join(data, "master.key"): 0o600, filepath.Join(data, "scepgate.db"): 0o600,
+			filepath.Dir(data): 0o755} {
 			if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != want {
 				t.Errorf("%s: %v; want mode %o", path, err, want)
 			}

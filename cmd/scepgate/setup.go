@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -103,8 +104,14 @@ func makeFolder(d dataFolder) error {
 	if err := d.initErr(f); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(d.dir, 0o700); err != nil {
-		return problem("Cannot create the data folder %s: %v.", d.dir, pathErr(err))
+	if !f.exists {
+		// The parents as usual, the folder itself private.
+		if err := os.MkdirAll(filepath.Dir(d.dir), 0o755); err != nil {
+			return problem("Cannot create the data folder %s: %v.", d.dir, pathErr(err))
+		}
+		if err := os.Mkdir(d.dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return problem("Cannot create the data folder %s: %v.", d.dir, pathErr(err))
+		}
 	}
 	if err := os.Chmod(d.dir, 0o700); err != nil {
 		return problem("Cannot make the data folder %s private: %v.", d.dir, pathErr(err))
@@ -147,6 +154,12 @@ func initialise(ctx context.Context, d dataFolder, o initOptions, getenv func(st
 	db, err = store.Open(ctx, d.dsn, nil)
 	if err != nil {
 		return err
+	}
+	if d.sqlite {
+		// SQLite makes its -wal and -shm files with the database's mode.
+		if err := os.Chmod(d.dsn, 0o600); err != nil {
+			return problem("Cannot make the database %s private: %v.", d.dsn, pathErr(err))
+		}
 	}
 	switch _, _, err := db.ActiveAuthorities(ctx); {
 	case err == nil && d.keyAvailable(f):
