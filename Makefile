@@ -6,9 +6,10 @@ export CGO_ENABLED := 1
 
 .PHONY: run build test test-deps generate lint check bench clean screenshots
 
-## run: start the server on the embedded SQLite default (data in ./data, port 8080)
+## run: start the server on the embedded SQLite default, on this machine only
+## (http://127.0.0.1:8080; data in ./data, made on the first run)
 run: build
-	$(BIN)/scepgate serve
+	$(BIN)/scepgate serve --init --listen 127.0.0.1:8080
 
 ## build: compile scepgate and scepclient into bin/
 build:

@@ -65,11 +65,17 @@ func seeOther(c echo.Context, to string) error {
 	return c.Redirect(http.StatusSeeOther, to)
 }
 
+// isHTTPS reports whether the browser reached the server over HTTPS,
+// directly or through a TLS-terminating proxy, so that cookies are sent
+// back only over HTTPS. Echo's SchemeExtractor, which web sets, believes
+// X-Forwarded-Proto only from a trusted proxy.
+func isHTTPS(c echo.Context) bool { return c.Scheme() == "https" }
+
 // done answers a successful POST: it redirects to to, whose page then
 // says message once.
 func done(c echo.Context, to, message string) error {
 	c.SetCookie(&http.Cookie{Name: flashCookie, Value: base64.RawURLEncoding.EncodeToString([]byte(message)), Path: "/", MaxAge: 60,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: c.Request().TLS != nil})
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: isHTTPS(c)})
 	return seeOther(c, to)
 }
 
@@ -82,7 +88,7 @@ func takeFlash(c echo.Context) {
 	if b, err := base64.RawURLEncoding.DecodeString(ck.Value); err == nil && len(b) <= 500 {
 		c.Set(flashKey, string(b))
 	}
-	c.SetCookie(&http.Cookie{Name: flashCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: c.Request().TLS != nil})
+	c.SetCookie(&http.Cookie{Name: flashCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: isHTTPS(c)})
 }
 
 // pathID reads the numeric :id of the route.

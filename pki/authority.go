@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"net"
 	"strings"
 	"time"
 
@@ -70,24 +71,30 @@ func RandomSerial(rnd io.Reader) (*big.Int, error) {
 }
 
 // NewAuthority creates a self-signed CA with a key of caKeyType and an RA
-// certificate issued by it, as the reference demands.
-func NewAuthority(caKeyType, orgName string, now time.Time, rnd io.Reader) (*Authority, error) {
-	return newAuthority(caKeyType, orgName, "", now, rnd)
+// certificate issued by it, as the reference demands. raNames (DNS names
+// or IP addresses) go into the RA's subject alternative names, so that it
+// can serve TLS to clients that check the server's name.
+func NewAuthority(caKeyType, orgName string, now time.Time, rnd io.Reader, raNames ...string) (*Authority, error) {
+	return newAuthority(caKeyType, orgName, "", now, rnd, raNames...)
 }
 
 // NextAuthority creates the CA and RA to follow cur at a rollover: a new
 // self-signed CA with a key of caKeyType, not cross-signed by cur, and an
-// RA issued by it. Their common names carry the date, so that the two CAs
-// are told apart (cur's organization stays).
+// RA issued by it, naming what cur's RA names. Their common names carry
+// the date, so that the two CAs are told apart (cur's organization stays).
 func NextAuthority(cur *Authority, caKeyType string, now time.Time, rnd io.Reader) (*Authority, error) {
 	org := "scepgate"
 	if o := cur.CA.Subject.Organization; len(o) > 0 && o[0] != "" {
 		org = o[0]
 	}
-	return newAuthority(caKeyType, org, " "+now.UTC().Format(time.DateOnly), now, rnd)
+	names := append([]string(nil), cur.RA.DNSNames...)
+	for _, ip := range cur.RA.IPAddresses {
+		names = append(names, ip.String())
+	}
+	return newAuthority(caKeyType, org, " "+now.UTC().Format(time.DateOnly), now, rnd, names...)
 }
 
-func newAuthority(caKeyType, orgName, suffix string, now time.Time, rnd io.Reader) (*Authority, error) {
+func newAuthority(caKeyType, orgName, suffix string, now time.Time, rnd io.Reader, raNames ...string) (*Authority, error) {
 	if rnd == nil {
 		rnd = rand.Reader
 	}
@@ -123,18 +130,19 @@ func newAuthority(caKeyType, orgName, suffix string, now time.Time, rnd io.Reade
 		return nil, err
 	}
 	a := &Authority{CA: ca, CAKey: caKey}
-	if err := a.newRA(orgName, suffix, now, rnd); err != nil {
+	if err := a.newRA(orgName, suffix, now, rnd, raNames...); err != nil {
 		return nil, err
 	}
 	return a, nil
 }
 
-// NewRA issues a new RSA-2048 RA certificate from a's CA.
-func (a *Authority) NewRA(orgName string, now time.Time, rnd io.Reader) error {
-	return a.newRA(orgName, "", now, rnd)
+// NewRA issues a new RSA-2048 RA certificate from a's CA, naming names
+// (DNS names or IP addresses) as its subject alternative names.
+func (a *Authority) NewRA(orgName string, now time.Time, rnd io.Reader, names ...string) error {
+	return a.newRA(orgName, "", now, rnd, names...)
 }
 
-func (a *Authority) newRA(orgName, suffix string, now time.Time, rnd io.Reader) error {
+func (a *Authority) newRA(orgName, suffix string, now time.Time, rnd io.Reader, names ...string) error {
 	raKey, err := rsa.GenerateKey(rnd, 2048)
 	if err != nil {
 		return err
@@ -159,6 +167,13 @@ func (a *Authority) newRA(orgName, suffix string, now time.Time, rnd io.Reader) 
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		SubjectKeyId: ski,
+	}
+	for _, n := range names {
+		if ip := net.ParseIP(n); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else if n != "" {
+			tmpl.DNSNames = append(tmpl.DNSNames, n)
+		}
 	}
 	der, err := x509.CreateCertificate(rnd, tmpl, a.CA, raKey.Public(), a.CAKey)
 	if err != nil {

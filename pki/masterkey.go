@@ -56,43 +56,51 @@ func NewMasterKey(secret string) (*MasterKey, error) {
 	return &MasterKey{aead: aead, challenge: ch}, nil
 }
 
-// LoadMasterKey returns the master key from env (SCEPGATE_MASTER_KEY) when it
-// is set; else from the key file in dataDir, which it creates with mode 0600
-// on first use. created reports whether it made the file.
-func LoadMasterKey(dataDir, env string) (mk *MasterKey, created bool, err error) {
+// ReadMasterKey returns the master key from env (SCEPGATE_MASTER_KEY) when
+// it is set, else from the key file in dataDir. It never creates the file:
+// a new key next to an existing database would open none of its keys.
+// A missing file is an error that matches os.ErrNotExist.
+func ReadMasterKey(dataDir, env string) (*MasterKey, error) {
 	if env != "" {
-		mk, err = NewMasterKey(env)
-		return mk, false, err
+		return NewMasterKey(env)
 	}
 	path := filepath.Join(dataDir, MasterKeyFile)
 	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		raw := make([]byte, 32)
-		if _, err := rand.Read(raw); err != nil {
-			return nil, false, err
-		}
-		secret := base64.StdEncoding.EncodeToString(raw)
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return nil, false, fmt.Errorf("create master key file: %w", err)
-		}
-		if _, err := f.WriteString(secret + "\n"); err != nil {
-			_ = f.Close()
-			return nil, false, fmt.Errorf("write master key file: %w", err)
-		}
-		if err := f.Close(); err != nil {
-			return nil, false, fmt.Errorf("write master key file: %w", err)
-		}
-		mk, err = NewMasterKey(secret)
-		return mk, true, err
-	} else if err != nil {
-		return nil, false, fmt.Errorf("read master key file: %w", err)
-	}
-	mk, err = NewMasterKey(string(b))
 	if err != nil {
-		return nil, false, fmt.Errorf("master key file %s: %w", path, err)
+		return nil, fmt.Errorf("read master key file: %w", err)
 	}
-	return mk, false, nil
+	mk, err := NewMasterKey(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("master key file %s: %w", path, err)
+	}
+	return mk, nil
+}
+
+// CreateMasterKeyFile writes a new random master key to the key file in
+// dataDir with mode 0600, and fails if the file exists.
+func CreateMasterKeyFile(dataDir string) (*MasterKey, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, err
+	}
+	secret := base64.StdEncoding.EncodeToString(raw)
+	path := filepath.Join(dataDir, MasterKeyFile)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create master key file: %w", err)
+	}
+	if _, err := f.WriteString(secret + "\n"); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("write master key file: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("write master key file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("write master key file: %w", err)
+	}
+	return NewMasterKey(secret)
 }
 
 // Seal encrypts plaintext; purpose binds the ciphertext to its use, so a

@@ -48,11 +48,17 @@ func TestMasterKey(t *testing.T) {
 	}
 }
 
-func TestLoadMasterKeyCreatesFile(t *testing.T) {
+func TestMasterKeyFile(t *testing.T) {
 	dir := t.TempDir()
-	mk1, created, err := LoadMasterKey(dir, "")
-	if err != nil || !created {
-		t.Fatalf("first LoadMasterKey: created=%v err=%v; want created", created, err)
+	if _, err := ReadMasterKey(dir, ""); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("ReadMasterKey without a file: got %v, want an error matching os.ErrNotExist", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, MasterKeyFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("ReadMasterKey created a key file (stat: %v); want none", err)
+	}
+	mk1, err := CreateMasterKeyFile(dir)
+	if err != nil {
+		t.Fatal(err)
 	}
 	fi, err := os.Stat(filepath.Join(dir, MasterKeyFile))
 	if err != nil {
@@ -61,12 +67,18 @@ func TestLoadMasterKeyCreatesFile(t *testing.T) {
 	if got := fi.Mode().Perm(); got != 0o600 {
 		t.Errorf("key file mode = %o, want 600", got)
 	}
-	mk2, created, err := LoadMasterKey(dir, "")
-	if err != nil || created {
-		t.Fatalf("second LoadMasterKey: created=%v err=%v; want reuse", created, err)
+	mk2, err := ReadMasterKey(dir, "")
+	if err != nil {
+		t.Fatal(err)
 	}
 	if mk1.ChallengeHash("x") != mk2.ChallengeHash("x") {
 		t.Error("the reloaded master key differs from the created one")
+	}
+	if _, err := CreateMasterKeyFile(dir); err == nil {
+		t.Error("CreateMasterKeyFile replaced an existing key file; want an error")
+	}
+	if mk3, err := ReadMasterKey(dir, strings.Repeat("e", 32)); err != nil || mk3.ChallengeHash("x") == mk1.ChallengeHash("x") {
+		t.Errorf("ReadMasterKey with the environment set: err %v; want the environment's key, not the file's", err)
 	}
 }
 
@@ -99,6 +111,25 @@ func TestNewAuthority(t *testing.T) {
 				t.Error("OpenAuthority did not give back the sealed material")
 			}
 		})
+	}
+}
+
+// TestRANames: the RA names the hosts it may serve TLS for.
+func TestRANames(t *testing.T) {
+	a, err := NewAuthority("p256", "Test", testNow, rand.Reader, "scep.example.com", "127.0.0.1", "::1", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, host := range []string{"scep.example.com", "127.0.0.1", "::1"} {
+		if err := a.RA.VerifyHostname(host); err != nil {
+			t.Errorf("RA VerifyHostname(%q): %v; want it named", host, err)
+		}
+	}
+	if err := a.RA.VerifyHostname("other.example.com"); err == nil {
+		t.Error("RA is valid for other.example.com; want only the names given")
+	}
+	if len(a.RA.DNSNames) != 1 || len(a.RA.IPAddresses) != 2 {
+		t.Errorf("RA names %v %v; want one DNS name and two addresses", a.RA.DNSNames, a.RA.IPAddresses)
 	}
 }
 

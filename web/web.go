@@ -5,6 +5,7 @@ package web
 import (
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -31,6 +32,12 @@ type Config struct {
 	ServeMetrics bool
 	// Ready answers /readyz; nil leaves it unserved.
 	Ready *Readiness
+	// TrustedProxies are the networks whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed; from any other peer they are ignored.
+	TrustedProxies []*net.IPNet
+	// HTTPS is where the plain-HTTP SCEP listener (see SCEPOverHTTP) sends
+	// what it does not serve.
+	HTTPS HTTPSRedirect
 }
 
 // New returns the Echo instance serving scepgate.
@@ -38,7 +45,7 @@ func New(cfg Config) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(cfg.Log)
-	e.IPExtractor = echo.ExtractIPDirect()
+	e.IPExtractor, e.SchemeExtractor = clientExtractors(cfg.TrustedProxies)
 	e.Use(observe(cfg))
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
@@ -48,6 +55,7 @@ func New(cfg Config) *echo.Echo {
 	}))
 	e.Use(requestLog(cfg.Log))
 	e.Use(securityHeaders)
+	e.Use(plainHTTPGuard(cfg))
 
 	for _, p := range handlers.ProtocolPrefixes {
 		if p != handlers.PathGateway {
@@ -84,6 +92,9 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
 		h.Set("X-Content-Type-Options", "nosniff")
+		if c.Scheme() == "https" {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		if !isProtocolPath(c.Request().URL.Path) {
 			h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 			h.Set("Referrer-Policy", "same-origin")

@@ -106,7 +106,7 @@ func tryStartScepgate(t *testing.T, port int, ndesPassword string) (*process, er
 	}
 	data := t.TempDir()
 	p := start(t, []string{"SCEPGATE_NDES_PASSWORD=" + ndesPassword, "SCEPGATE_ADMIN_PASSWORD=admin-password-for-tests"},
-		scepgateBin, "serve", "--data", data, "--listen", "127.0.0.1:"+strconv.Itoa(port))
+		scepgateBin, "serve", "--init", "--data", data, "--listen", "127.0.0.1:"+strconv.Itoa(port))
 	p.base = fmt.Sprintf("http://127.0.0.1:%d", port)
 	p.data = data
 	return p, p.WaitHTTP(p.base+"/healthz", "msg=listening", 30*time.Second)

@@ -89,7 +89,7 @@ next CA until activate. Preparing again replaces the pair prepared before.`,
 		Example: `  scepgate ca rollover prepare --ca-key p384`,
 		Args:    exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			e, err := cl.open(cmd.Context(), setupOptions{})
+			e, err := cl.open(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -113,7 +113,7 @@ is retired. Its certificates keep renewing while unexpired and within their
 window, and its CRL stays published.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			e, err := cl.open(cmd.Context(), setupOptions{})
+			e, err := cl.open(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -130,7 +130,7 @@ window, and its CRL stays published.`,
 }
 
 func runCAShow(ctx context.Context, cl *cli) error {
-	e, err := cl.open(ctx, setupOptions{})
+	e, err := cl.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -204,7 +204,7 @@ func runCAImport(ctx context.Context, cl *cli, f caImportFlags) error {
 	if err != nil {
 		return err
 	}
-	e, err := cl.open(ctx, setupOptions{skipCA: true})
+	e, err := cl.open(ctx)
 	if err != nil {
 		return err
 	}

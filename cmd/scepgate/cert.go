@@ -48,7 +48,7 @@ func runCertRevoke(ctx context.Context, cl *cli, f certRevokeFlags) error {
 	if err != nil {
 		return usageError{model.ErrorMessage(err)}
 	}
-	e, err := cl.open(ctx, setupOptions{})
+	e, err := cl.open(ctx)
 	if err != nil {
 		return err
 	}

@@ -46,7 +46,12 @@ func TestCLIUsage(t *testing.T) {
 			[]string{"Reject refuses a pending enrollment", "scepgate registration reject ID [flags]", "--reason", "env SCEPGATE_DATA"}, nil,
 			[]string{"s3cret-db-pw"}},
 		{"ok/help-serve", []string{"serve", "-h"}, 0,
-			[]string{"Serve runs the gateway", "scepgate serve [flags]", "env SCEPGATE_LISTEN, default :8080", "env SCEPGATE_PUBLIC_URL", "env SCEPGATE_CA_KEY, default rsa2048"}, nil,
+			[]string{"Serve runs the gateway", "scepgate serve [flags]", "env SCEPGATE_LISTEN, default :8080", "env SCEPGATE_PUBLIC_URL", "env SCEPGATE_CA_KEY, default rsa2048",
+				"--init", "env SCEPGATE_INIT=true", "--tls-cert", "env SCEPGATE_TLS_CERT", "--tls-key", "env SCEPGATE_TLS_KEY", "--tls-ra", "env SCEPGATE_TLS_RA=true",
+				"--listen-scep", "env SCEPGATE_LISTEN_SCEP", "--trusted-proxy", "env SCEPGATE_TRUSTED_PROXIES"}, nil,
+			[]string{"s3cret-db-pw"}},
+		{"ok/help-init", []string{"init", "--help"}, 0,
+			[]string{"Init creates a new data folder", "scepgate init [flags]", "env SCEPGATE_CA_KEY, default rsa2048", "env SCEPGATE_PUBLIC_URL", "env SCEPGATE_DATA"}, nil,
 			[]string{"s3cret-db-pw"}},
 		{"ok/help-command-handlers-import", []string{"help", "handlers", "import"}, 0,
 			[]string{"Import reads FILE", "scepgate handlers import FILE [flags]", "Examples:"}, nil, nil},
@@ -114,9 +119,7 @@ func TestCLIFlagsAnywhere(t *testing.T) {
 	ctx := context.Background()
 	data := filepath.Join(t.TempDir(), "data")
 	env := map[string]string{"SCEPGATE_ADMIN_PASSWORD": "admin-password-1", "SCEPGATE_NDES_PASSWORD": "ndes-password-1"}
-	if code, _, stderr := runCLI(t, env, "ca", "show", "--data", data); code != 0 {
-		t.Fatalf("ca show on a new data folder: exit %d, stderr %q; want 0", code, stderr)
-	}
+	initData(t, env, data)
 	pending := addPendingRegistration(t, data)
 	id := strconv.FormatInt(pending, 10)
 	// A data folder no command can create: taking it from the environment
@@ -172,6 +175,15 @@ func TestCLIFlagsAnywhere(t *testing.T) {
 	}
 	if r.State != model.StateRejected || r.LastFailure != "not one of ours" {
 		t.Errorf("registration after reject: state %q, reason %q; want %q and the --reason given after the ID", r.State, r.LastFailure, model.StateRejected)
+	}
+}
+
+// initData runs `scepgate init` on data in-process with the environment
+// env, and fails the test if it fails.
+func initData(t *testing.T, env map[string]string, data string) {
+	t.Helper()
+	if code, _, stderr := runCLI(t, env, "init", "--data", data); code != 0 {
+		t.Fatalf("init %s: exit %d, stderr %q; want 0", data, code, stderr)
 	}
 }
 

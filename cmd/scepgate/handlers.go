@@ -73,7 +73,7 @@ prints the current choice.`,
 }
 
 func runHandlersList(ctx context.Context, cl *cli) error {
-	e, err := cl.open(ctx, setupOptions{})
+	e, err := cl.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -107,7 +107,7 @@ type handlersAliasFlags struct {
 }
 
 func runHandlersAlias(ctx context.Context, cl *cli, f handlersAliasFlags) error {
-	e, err := cl.open(ctx, setupOptions{})
+	e, err := cl.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -129,7 +129,7 @@ func runHandlersImport(ctx context.Context, cl *cli, file string) error {
 		return fmt.Errorf("read the handlers file: %w", err)
 	}
 	defer f.Close()
-	e, err := cl.open(ctx, setupOptions{})
+	e, err := cl.open(ctx)
 	if err != nil {
 		return err
 	}

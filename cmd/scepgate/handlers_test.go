@@ -22,6 +22,7 @@ func TestHandlersImportCommand(t *testing.T) {
 	data := t.TempDir()
 	env := map[string]string{"SCEPGATE_NDES_PASSWORD": "first-ndes-password", "SCEPGATE_ADMIN_PASSWORD": "admin-password-1"}
 	getenv := func(k string) string { return env[k] }
+	initData(t, env, data)
 	file := filepath.Join(t.TempDir(), "handlers.properties")
 	if err := os.WriteFile(file, []byte(ndesReferenceHandlers+"handler.3.unknownSetting = 1\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -141,10 +141,18 @@ func wrap64(der []byte) string {
 // csr.pem beside it) and reports whether it got a certificate.
 func runScepclient(t *testing.T, url, challenge, cn string) (certPath string, ok bool, out string) {
 	t.Helper()
+	return runScepclientEnv(t, nil, url, challenge, cn)
+}
+
+// runScepclientEnv is runScepclient with the extra environment env (such
+// as SSL_CERT_FILE, which Go programs read their trusted CAs from).
+func runScepclientEnv(t *testing.T, env []string, url, challenge, cn string) (certPath string, ok bool, out string) {
+	t.Helper()
 	dir := t.TempDir()
 	cmd := exec.Command("scepclient", "-server-url", url, "-challenge", challenge,
 		"-private-key", "device.key", "-certificate", "device.pem", "-cn", cn)
 	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
 	b, err := cmd.CombinedOutput()
 	certPath = filepath.Join(dir, "device.pem")
 	_, statErr := os.Stat(certPath)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -65,14 +66,14 @@ type commonFlags struct {
 	database string
 }
 
-// open opens the data folder the common flags name, creating what is
-// missing (see open), and logs to standard error as the log flags say.
-func (cl *cli) open(ctx context.Context, o setupOptions) (*env, error) {
+// open opens the initialised data folder the common flags name (see
+// open), and logs to standard error as the log flags say.
+func (cl *cli) open(ctx context.Context) (*env, error) {
 	log, err := logger(cl.stderr, cl.logging)
 	if err != nil {
 		return nil, err
 	}
-	return open(ctx, cl.common, o, cl.getenv, cl.stdout, log)
+	return open(ctx, cl.folder(), log)
 }
 
 const rootLong = `scepgate is a SCEP gateway with a built-in certificate authority,
@@ -81,12 +82,12 @@ Microsoft NDES-compatible one-time challenge passwords and an admin portal.
 Every command works on a data folder (--data, env SCEPGATE_DATA, default
 ./data) and its database (--database, env SCEPGATE_DATABASE: a SQLite file,
 by default DATA/scepgate.db, or a postgres:// URL), and works while the
-server runs. The first command to open a data folder creates what is
-missing: the folder, the master key file that encrypts the CA and RA keys
-(or set SCEPGATE_MASTER_KEY), the database, the CA and RA, and the
-reference's procedures, handlers and admin user (SCEPGATE_ADMIN_PASSWORD and
-SCEPGATE_NDES_PASSWORD choose the passwords of admin and ndesadmin;
-otherwise they are generated and shown once).
+server runs. "scepgate init" (or "scepgate serve --init") creates a data
+folder: the master key file that encrypts the CA and RA keys (or set
+SCEPGATE_MASTER_KEY), the database, the CA and RA, and the reference's
+procedures, handlers and admin user. Every other command refuses a data
+folder that is missing, empty, incomplete or not scepgate's, and says what
+to run.
 
 Flags take two dashes (--data, not -data) and may come before or after
 the command and its arguments.`
@@ -119,6 +120,7 @@ func newRootCmd(cl *cli) *cobra.Command {
 		help: "database: a SQLite file path or a postgres:// URL"})
 	cl.addLogFlags(pf)
 	root.AddCommand(
+		newInitCmd(cl),
 		newServeCmd(cl),
 		newCACmd(cl),
 		newRegistrationCmd(cl),
@@ -204,6 +206,39 @@ func (cl *cli) envString(fs *pflag.FlagSet, p *string, f envFlag) {
 	// environment (a postgres:// URL with its password, say) is not for
 	// printing.
 	fs.Lookup(f.name).DefValue = ""
+}
+
+// envBool defines the boolean flag f on fs, storing into p, with its
+// default from the environment (true, false, 1, 0, ...). It returns the
+// problem with the environment's value, if any, for the command to report
+// when it runs.
+func (cl *cli) envBool(fs *pflag.FlagSet, p *bool, f envFlag) error {
+	var def bool
+	var problem error
+	if v := cl.getenv(f.env); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			problem = fmt.Errorf("%s=%q is not true or false", f.env, v)
+		}
+		def = b
+	}
+	fs.BoolVar(p, f.name, def, fmt.Sprintf("%s (env %s=true)", f.help, f.env))
+	fs.Lookup(f.name).DefValue = "false"
+	return problem
+}
+
+// envStrings defines the repeatable flag f on fs, storing into p; each
+// value may list several, separated by commas, and so may the
+// environment variable that gives the default.
+func (cl *cli) envStrings(fs *pflag.FlagSet, p *[]string, f envFlag) {
+	var def []string
+	for v := range strings.SplitSeq(cl.getenv(f.env), ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			def = append(def, v)
+		}
+	}
+	fs.StringSliceVar(p, f.name, def, fmt.Sprintf("%s; repeat the flag or separate with commas (env %s)", f.help, f.env))
+	fs.Lookup(f.name).DefValue = "[]"
 }
 
 func envOr(getenv func(string) string, key, def string) string {

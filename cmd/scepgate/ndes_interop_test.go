@@ -76,7 +76,7 @@ func TestNDESInterop(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		mk, _, err := pki.LoadMasterKey(data, "")
+		mk, err := pki.ReadMasterKey(data, "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -117,7 +117,7 @@ func runRegistrationAdd(ctx context.Context, cl *cli, f registrationAddFlags) er
 	if f.tokenProc == "" || f.password == "" {
 		return usageError{"registration add needs --token-procedure and --password"}
 	}
-	e, err := cl.open(ctx, setupOptions{})
+	e, err := cl.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -133,7 +133,7 @@ func runRegistrationAdd(ctx context.Context, cl *cli, f registrationAddFlags) er
 }
 
 func runRegistrationPending(ctx context.Context, cl *cli) error {
-	e, err := cl.open(ctx, setupOptions{})
+	e, err := cl.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -157,7 +157,7 @@ func runRegistrationPending(ctx context.Context, cl *cli) error {
 }
 
 func runRegistrationDecide(ctx context.Context, cl *cli, verb string, id int64, reason string) error {
-	e, err := cl.open(ctx, setupOptions{})
+	e, err := cl.open(ctx)
 	if err != nil {
 		return err
 	}

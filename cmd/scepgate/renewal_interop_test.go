@@ -50,7 +50,7 @@ func shortLivedHandler(t *testing.T, srv *server, filter string) (tokenProcedure
 		t.Fatal(err)
 	}
 	defer db.Close()
-	mk, _, err := pki.LoadMasterKey(srv.Data, "")
+	mk, err := pki.ReadMasterKey(srv.Data, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -26,49 +27,38 @@ type env struct {
 	db  *store.DB
 	mk  *pki.MasterKey
 	log *slog.Logger
-	// authority is the active CA and RA, opened with mk; nil only when
-	// open was told to skip creating one and there is none.
+	// authority is the active CA and RA, opened with mk.
 	authority *pki.Authority
 }
 
-// setupOptions say what open may create.
-type setupOptions struct {
-	caKeyType string // key type for a new CA; "" means rsa2048
-	skipCA    bool   // do not create a CA (ca import brings its own)
-}
-
-// open opens the data folder, creating on first use whatever is missing:
-// the folder, the master key file, the database and its schema, the CA and
-// RA, and the reference's procedures, handlers and admin user. It says in
-// the log what it created; on a second start it changes nothing.
-func open(ctx context.Context, c commonFlags, o setupOptions, getenv func(string) string, stdout io.Writer, log *slog.Logger) (*env, error) {
-	if err := os.MkdirAll(c.data, 0o700); err != nil {
-		return nil, fmt.Errorf("create data folder: %w", err)
-	}
-	mk, created, err := pki.LoadMasterKey(c.data, getenv("SCEPGATE_MASTER_KEY"))
+// open opens an initialised data folder: its master key (DIR/master.key,
+// or SCEPGATE_MASTER_KEY), its database, migrated to this version, and the
+// CA and RA. It creates nothing: a folder that is missing, empty, partial
+// or not scepgate's is refused with a message that says what to run.
+func open(ctx context.Context, d dataFolder, log *slog.Logger) (*env, error) {
+	f, err := d.look()
 	if err != nil {
 		return nil, err
 	}
-	if created {
-		log.Info("created master key file; keep it safe, or set SCEPGATE_MASTER_KEY instead", "path", filepath.Join(c.data, pki.MasterKeyFile))
+	if err := d.readyErr(f); err != nil {
+		return nil, err
 	}
-	dsn := c.database
-	if dsn == "" {
-		dsn = filepath.Join(c.data, "scepgate.db")
-		if _, err := os.Stat(dsn); errors.Is(err, os.ErrNotExist) {
-			log.Info("creating SQLite database", "path", dsn)
-		}
+	mk, err := pki.ReadMasterKey(d.dir, d.keyEnv)
+	if err != nil {
+		return nil, err
 	}
-	db, err := store.Open(ctx, dsn, nil)
+	db, err := store.Open(ctx, d.dsn, nil)
 	if err != nil {
 		return nil, err
 	}
 	e := &env{db: db, mk: mk, log: log}
-	if err := e.ensureAuthority(ctx, o); err != nil {
-		_ = db.Close()
-		return nil, err
+	caRow, raRow, err := db.ActiveAuthorities(ctx)
+	if err == nil {
+		e.authority, err = pki.OpenAuthority(caRow, raRow, mk)
+	} else if model.ErrorCode(err) == model.ENOTFOUND {
+		err = problem("The database %s holds no CA: the data folder %s is not initialised. Run: %s", d.dsnText(), d.dir, d.initCommand())
 	}
-	if err := e.ensureSeed(ctx, getenv, stdout); err != nil {
+	if err != nil {
 		_ = db.Close()
 		return nil, err
 	}
@@ -88,28 +78,141 @@ func (e *env) admin(svc *enroll.Service) *admin.Service {
 	return admin.New(e.db, svc, e.mk, admin.Options{})
 }
 
-// ensureAuthority creates the CA and RA when the database has none, and
-// otherwise checks that the master key opens the stored keys.
-func (e *env) ensureAuthority(ctx context.Context, o setupOptions) error {
-	caRow, raRow, err := e.db.ActiveAuthorities(ctx)
-	switch {
-	case err == nil:
-		e.authority, err = pki.OpenAuthority(caRow, raRow, e.mk)
+// initOptions say how initialise makes a data folder.
+type initOptions struct {
+	caKeyType string   // key type of the CA; "" means rsa2048
+	raNames   []string // host names and addresses the RA certificate names, for --tls-ra
+	signInURL string   // where the portal will be
+	serveHint bool     // say how to start the server (init does; serve --init starts it)
+}
+
+// initialisedError says that a folder is initialised already.
+type initialisedError struct{ msg string }
+
+func (e *initialisedError) Error() string { return e.msg }
+
+// makeFolder creates the data folder (mode 0700) for init when it is
+// missing, after checking that init may work in it.
+func makeFolder(d dataFolder) error {
+	f, err := d.look()
+	if err != nil {
 		return err
+	}
+	if err := d.initErr(f); err != nil {
+		return err
+	}
+	if !f.exists {
+		// The parents as usual, the folder itself private.
+		if err := os.MkdirAll(filepath.Dir(d.dir), 0o755); err != nil {
+			return problem("Cannot create the data folder %s: %v.", d.dir, pathErr(err))
+		}
+		if err := os.Mkdir(d.dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return problem("Cannot create the data folder %s: %v.", d.dir, pathErr(err))
+		}
+	}
+	if err := os.Chmod(d.dir, 0o700); err != nil {
+		return problem("Cannot make the data folder %s private: %v.", d.dir, pathErr(err))
+	}
+	return nil
+}
+
+// initialise makes a scepgate data folder in d, which makeFolder created
+// and whose lock the caller holds: the master key file (mode 0600, unless
+// SCEPGATE_MASTER_KEY is set), the database, the CA and RA, and the
+// reference's procedures, handlers and admin user; and it prints the
+// generated passwords once and where to sign in. It never writes a master
+// key next to an existing database. On a folder that is initialised it
+// returns an *initialisedError and changes nothing; when it fails, it
+// removes what it made.
+func initialise(ctx context.Context, d dataFolder, o initOptions, getenv func(string) string, stdout io.Writer, log *slog.Logger) (err error) {
+	f, err := d.look()
+	if err != nil {
+		return err
+	}
+	if err := d.initErr(f); err != nil {
+		return err
+	}
+	var made []string // files to remove if init fails
+	var db *store.DB
+	defer func() {
+		if db != nil {
+			_ = db.Close()
+		}
+		if err != nil {
+			for _, p := range made {
+				_ = os.Remove(p)
+			}
+		}
+	}()
+	if d.sqlite {
+		log.Info("creating SQLite database", "path", d.dsn)
+		made = append(made, d.dsn, d.dsn+"-wal", d.dsn+"-shm")
+	}
+	db, err = store.Open(ctx, d.dsn, nil)
+	if err != nil {
+		return err
+	}
+	if d.sqlite {
+		// SQLite makes its -wal and -shm files with the database's mode.
+		if err := os.Chmod(d.dsn, 0o600); err != nil {
+			return problem("Cannot make the database %s private: %v.", d.dsn, pathErr(err))
+		}
+	}
+	switch _, _, err := db.ActiveAuthorities(ctx); {
+	case err == nil && d.keyAvailable(f):
+		return d.initialised()
+	case err == nil:
+		return problem("The database %s already holds a CA, made with a master key that is not here, and init does not make a new key for an existing database. Copy master.key from the data folder of the server that created it into %s, or set SCEPGATE_MASTER_KEY.", d.dsnText(), d.dir)
 	case model.ErrorCode(err) != model.ENOTFOUND:
 		return err
-	case o.skipCA:
-		return nil
 	}
+	var mk *pki.MasterKey
+	switch {
+	case d.keyEnv != "":
+		mk, err = pki.NewMasterKey(d.keyEnv)
+	case f.keyFile: // PostgreSQL, with the key put here before
+		mk, err = pki.ReadMasterKey(d.dir, "")
+	default:
+		mk, err = pki.CreateMasterKeyFile(d.dir)
+		if err == nil {
+			made = append(made, filepath.Join(d.dir, pki.MasterKeyFile))
+			log.Info("created master key file; keep it safe and back it up with the database, or set SCEPGATE_MASTER_KEY instead", "path", filepath.Join(d.dir, pki.MasterKeyFile))
+		}
+	}
+	if err != nil {
+		return err
+	}
+	e := &env{db: db, mk: mk, log: log}
+	if err := e.createAuthority(ctx, o); err != nil {
+		return err
+	}
+	if !d.sqlite {
+		// The database now holds keys sealed with mk: whatever happens
+		// next, the key stays.
+		made = nil
+	}
+	if err := e.seed(ctx, getenv, stdout); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Initialised the data folder %s.\n", d.dir)
+	if o.serveHint {
+		fmt.Fprintf(stdout, "Start the server with: %s\n", d.serveCommand())
+	}
+	fmt.Fprintf(stdout, "Sign in at %s/ as admin.\n", strings.TrimRight(o.signInURL, "/"))
+	return nil
+}
+
+// createAuthority creates the CA and RA.
+func (e *env) createAuthority(ctx context.Context, o initOptions) error {
 	keyType := o.caKeyType
 	if keyType == "" {
 		keyType = "rsa2048"
 	}
-	a, err := pki.NewAuthority(keyType, "scepgate", time.Now(), rand.Reader)
+	a, err := pki.NewAuthority(keyType, "scepgate", time.Now(), rand.Reader, o.raNames...)
 	if err != nil {
 		return err
 	}
-	caRow, raRow, err = pki.SealAuthority(a, e.mk)
+	caRow, raRow, err := pki.SealAuthority(a, e.mk)
 	if err != nil {
 		return err
 	}
@@ -118,7 +221,7 @@ func (e *env) ensureAuthority(ctx context.Context, o setupOptions) error {
 		return err
 	}
 	e.log.Info("created CA", "subject", a.CA.Subject.String(), "key", keyType, "not_after", a.CA.NotAfter.Format(time.RFC3339), "sha256", pki.SHA256Fingerprint(a.CA))
-	e.log.Info("created RA certificate", "subject", a.RA.Subject.String(), "not_after", a.RA.NotAfter.Format(time.RFC3339), "sha256", pki.SHA256Fingerprint(a.RA))
+	e.log.Info("created RA certificate", "subject", a.RA.Subject.String(), "names", strings.Join(o.raNames, ","), "not_after", a.RA.NotAfter.Format(time.RFC3339), "sha256", pki.SHA256Fingerprint(a.RA))
 	a.ID = caRow.ID
 	e.authority = a
 	return nil
@@ -135,11 +238,9 @@ const (
 // allowedKeyUsages is what "no key usage" lets a CSR ask for.
 const allowedKeyUsages = "digitalSignature,keyEncipherment,dataEncipherment,keyAgreement,nonRepudiation"
 
-func (e *env) ensureSeed(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	seeded, err := e.db.Seeded(ctx)
-	if err != nil || seeded {
-		return err
-	}
+// seed creates the reference's procedures and handlers and the admin
+// user, and prints the passwords it generated.
+func (e *env) seed(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	adminPW, adminGenerated := getenv("SCEPGATE_ADMIN_PASSWORD"), false
 	if adminPW == "" {
 		adminPW, adminGenerated = randomPassword(), true
@@ -191,9 +292,6 @@ func (e *env) ensureSeed(ctx context.Context, getenv func(string) string, stdout
 		Users: []model.User{{Username: "admin", PasswordHash: string(adminHash), Role: model.RoleAdmin, CreatedAt: now, UpdatedAt: now}},
 	}
 	if err := e.db.ApplySeed(ctx, seed); err != nil {
-		if model.ErrorCode(err) == model.ECONFLICT {
-			return nil // another process seeded it first
-		}
 		return err
 	}
 	_ = e.db.AddAuditEvent(ctx, &model.AuditEvent{Actor: "system", Action: "setup", Detail: "created the reference procedures, handlers scep, ndeschallenge/, ndesrequest and user admin"})

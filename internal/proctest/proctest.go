@@ -159,14 +159,14 @@ type Scepgate struct {
 	Data string
 }
 
-// StartScepgate runs `bin serve` on a free loopback port with data in
-// dataDir and the extra environment env (and args), and waits until it has
-// said it listens and answers /healthz, so that another server that took
-// the port is never mistaken for it.
+// StartScepgate runs `bin serve --init` on a free loopback port with data
+// in dataDir (made on first start) and the extra environment env (and
+// args), and waits until it has said it listens and answers /healthz, so
+// that another server that took the port is never mistaken for it.
 func StartScepgate(t testing.TB, bin, dataDir string, env []string, args ...string) *Scepgate {
 	t.Helper()
 	addr := FreeAddr(t)
-	p := Start(t, env, bin, append([]string{"serve", "--data", dataDir, "--listen", addr}, args...)...)
+	p := Start(t, env, bin, append([]string{"serve", "--init", "--data", dataDir, "--listen", addr}, args...)...)
 	s := &Scepgate{Process: p, URL: "http://" + addr, Data: dataDir}
 	if err := p.WaitHTTP(s.URL+"/healthz", "msg=listening", 60*time.Second); err != nil {
 		t.Fatalf("scepgate serve did not start: %v\n%s", err, p.Output())
