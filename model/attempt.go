@@ -80,6 +80,24 @@ func (p AttemptPolicy) OrDefault(def AttemptPolicy) AttemptPolicy {
 	return p
 }
 
+// AttemptPolicies are the policies of every door.
+type AttemptPolicies struct {
+	Portal, PortalUser, NDES, SCEP AttemptPolicy
+}
+
+// DefaultAttemptPolicies returns the default policy of every door.
+func DefaultAttemptPolicies() AttemptPolicies { return AttemptPolicies{}.OrDefaults() }
+
+// OrDefaults returns p with each zero policy replaced by its default.
+func (p AttemptPolicies) OrDefaults() AttemptPolicies {
+	return AttemptPolicies{
+		Portal:     p.Portal.OrDefault(DefaultPortalAttempts),
+		PortalUser: p.PortalUser.OrDefault(DefaultPortalUserAttempts),
+		NDES:       p.NDES.OrDefault(DefaultNDESAttempts),
+		SCEP:       p.SCEP.OrDefault(DefaultSCEPAttempts),
+	}
+}
+
 // Verdict says what an attempt just counted in a (at now) may do.
 func (p AttemptPolicy) Verdict(a Attempts, now time.Time) AttemptVerdict {
 	v := AttemptVerdict{Count: a.Failures, Since: a.FirstFailureAt}

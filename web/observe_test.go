@@ -109,7 +109,7 @@ func newObserved(t *testing.T) *observed {
 		// The third wrong password locks the address out, at once.
 		NDESLimits: handlers.NDESLimits{Window: time.Hour, SlowAfter: 100, SlowStep: time.Millisecond, MaxDelay: time.Millisecond, LockAfter: 3, LockFor: time.Hour},
 		// The second wrong password locks the user name.
-		Throttle: model.ThrottlePolicy{FreeFailures: 10, LockAfter: 2, LockFor: time.Hour, Forget: time.Hour},
+		Attempts: model.AttemptPolicies{Portal: model.AttemptPolicy{FreeFailures: 10, LockAfter: 2, LockFor: time.Hour, Window: time.Hour}},
 	})
 	if err := env.DB.SetPublicURL(ctx, env.Server.URL); err != nil {
 		t.Fatal(err)

@@ -83,13 +83,16 @@ func runServe(ctx context.Context, cl *cli, f serveFlags) error {
 	if err != nil {
 		return err
 	}
+	// One bound on bcrypt work for the portal's sign-in and the NDES
+	// handlers' credentials together.
+	passwords := handlers.NewPasswordChecker(handlers.PasswordCheckerConfig{})
 	ec := web.New(web.Config{
 		Log: log,
 		Protocol: &handlers.Protocol{Snapshots: svc,
 			SCEP: &handlers.SCEP{Service: svc, Log: log, Observer: observer(metrics)},
 			NDES: handlers.NewNDES(handlers.NDESConfig{Service: svc, Log: log, Observer: observer(metrics)})},
 		Publisher: &handlers.Publisher{Service: svc},
-		Portal:    newPortal(e, svc, log, observer(metrics)),
+		Portal:    newPortal(e, svc, log, observer(metrics), passwords),
 		Metrics:   metrics, ServeMetrics: f.metrics.onMain,
 		Ready: &web.Readiness{DB: e.db, Snapshots: svc},
 	})

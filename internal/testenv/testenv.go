@@ -43,9 +43,12 @@ type Options struct {
 	// NDESLimits bound wrong NDES credentials (handlers.DefaultNDESLimits
 	// by default).
 	NDESLimits handlers.NDESLimits
-	// Throttle bounds wrong portal sign-ins (model.DefaultThrottlePolicy by
-	// default).
-	Throttle model.ThrottlePolicy
+	// Attempts bound wrong passwords at the portal's sign-in (zero
+	// policies take the defaults).
+	Attempts model.AttemptPolicies
+	// Passwords checks passwords for the portal (by default a checker
+	// with the default slots).
+	Passwords *handlers.PasswordChecker
 	// DSN is the database (a SQLite file in a temporary folder by default).
 	DSN string
 	// Metrics counts what the handlers decide and serves /metrics.
@@ -54,6 +57,7 @@ type Options struct {
 
 // Env is one running stack.
 type Env struct {
+	DSN       string // the database
 	DB        *store.DB
 	MasterKey *pki.MasterKey
 	Clock     *testclock.Clock
@@ -79,8 +83,9 @@ func New(t testing.TB, o Options) *Env {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.Throttle == (model.ThrottlePolicy{}) {
-		o.Throttle = model.DefaultThrottlePolicy
+	o.Attempts = o.Attempts.OrDefaults()
+	if o.Passwords == nil {
+		o.Passwords = handlers.NewPasswordChecker(handlers.PasswordCheckerConfig{})
 	}
 	if o.DSN == "" {
 		o.DSN = filepath.Join(t.TempDir(), "scepgate.db")
@@ -129,13 +134,13 @@ func New(t testing.TB, o Options) *Env {
 			NDES: handlers.NewNDES(handlers.NDESConfig{Service: svc, Log: log, Now: clk.Now, Limits: o.NDESLimits, Observer: observer})},
 		Publisher: &handlers.Publisher{Service: svc},
 		Portal: web.NewPortal(web.PortalDeps{Store: db, Service: svc, Admin: ops, Now: clk.Now, Rand: rand.Reader,
-			Log: log, Throttle: o.Throttle, Observer: observer}),
+			Log: log, Attempts: o.Attempts, Passwords: o.Passwords, Keys: mk, Observer: observer}),
 		Metrics: m, ServeMetrics: m != nil,
 		Ready: &web.Readiness{DB: db, Snapshots: svc},
 	})
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
-	return &Env{DB: db, MasterKey: mk, Clock: clk, Authority: a, Enroll: svc, Admin: ops, Echo: e, Server: srv, Log: log, Metrics: m}
+	return &Env{DSN: o.DSN, DB: db, MasterKey: mk, Clock: clk, Authority: a, Enroll: svc, Admin: ops, Echo: e, Server: srv, Log: log, Metrics: m}
 }
 
 // Hash returns a cheap bcrypt hash of password, for seeded users and NDES

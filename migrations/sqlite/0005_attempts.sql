@@ -14,3 +14,7 @@ CREATE TABLE attempts (
 	PRIMARY KEY (kind, key)
 );
 CREATE INDEX attempts_last_failure ON attempts (last_failure_at);
+
+-- The per-name sign-in throttle that attempts replaces kept, in clear, the user
+-- names people typed (passwords among them): drop it with its contents.
+DROP TABLE login_throttles;
