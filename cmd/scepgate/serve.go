@@ -11,6 +11,7 @@ import (
 
 	"github.com/scepgate/scepgate/enroll"
 	"github.com/scepgate/scepgate/handlers"
+	"github.com/scepgate/scepgate/model"
 	"github.com/scepgate/scepgate/web"
 	"github.com/spf13/cobra"
 )
@@ -90,7 +91,8 @@ func runServe(ctx context.Context, cl *cli, f serveFlags) error {
 		Log: log,
 		Protocol: &handlers.Protocol{Snapshots: svc,
 			SCEP: &handlers.SCEP{Service: svc, Log: log, Observer: observer(metrics)},
-			NDES: handlers.NewNDES(handlers.NDESConfig{Service: svc, Log: log, Observer: observer(metrics)})},
+			NDES: handlers.NewNDES(handlers.NDESConfig{Service: svc, Attempts: e.db, Policy: model.DefaultNDESAttempts, Passwords: passwords,
+				Log: log, Observer: observer(metrics)})},
 		Publisher: &handlers.Publisher{Service: svc},
 		Portal:    newPortal(e, svc, log, observer(metrics), passwords),
 		Metrics:   metrics, ServeMetrics: f.metrics.onMain,

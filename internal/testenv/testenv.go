@@ -40,14 +40,11 @@ type Options struct {
 	Seed *store.Seed
 	// Logger receives the server's logs (discarded by default).
 	Logger *slog.Logger
-	// NDESLimits bound wrong NDES credentials (handlers.DefaultNDESLimits
-	// by default).
-	NDESLimits handlers.NDESLimits
-	// Attempts bound wrong passwords at the portal's sign-in (zero
-	// policies take the defaults).
+	// Attempts bound wrong passwords at the portal's sign-in and NDES
+	// credentials (zero policies take the defaults).
 	Attempts model.AttemptPolicies
-	// Passwords checks passwords for the portal (by default a checker
-	// with the default slots).
+	// Passwords checks passwords for the portal and the NDES handlers (by
+	// default a checker with the default slots).
 	Passwords *handlers.PasswordChecker
 	// DSN is the database (a SQLite file in a temporary folder by default).
 	DSN string
@@ -131,7 +128,8 @@ func New(t testing.TB, o Options) *Env {
 	e := web.New(web.Config{
 		Log: log,
 		Protocol: &handlers.Protocol{Snapshots: svc, SCEP: &handlers.SCEP{Service: svc, Log: log, Observer: observer},
-			NDES: handlers.NewNDES(handlers.NDESConfig{Service: svc, Log: log, Now: clk.Now, Limits: o.NDESLimits, Observer: observer})},
+			NDES: handlers.NewNDES(handlers.NDESConfig{Service: svc, Attempts: db, Policy: o.Attempts.NDES, Passwords: o.Passwords,
+				Log: log, Now: clk.Now, Observer: observer})},
 		Publisher: &handlers.Publisher{Service: svc},
 		Portal: web.NewPortal(web.PortalDeps{Store: db, Service: svc, Admin: ops, Now: clk.Now, Rand: rand.Reader,
 			Log: log, Attempts: o.Attempts, Passwords: o.Passwords, Keys: mk, Observer: observer}),
