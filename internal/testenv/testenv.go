@@ -40,8 +40,8 @@ type Options struct {
 	Seed *store.Seed
 	// Logger receives the server's logs (discarded by default).
 	Logger *slog.Logger
-	// Attempts bound wrong passwords at the portal's sign-in and NDES
-	// credentials (zero policies take the defaults).
+	// Attempts bound wrong passwords at the portal's sign-in, NDES
+	// credentials and SCEP challenges (zero policies take the defaults).
 	Attempts model.AttemptPolicies
 	// Passwords checks passwords for the portal and the NDES handlers (by
 	// default a checker with the default slots).
@@ -117,7 +117,7 @@ func New(t testing.TB, o Options) *Env {
 		}
 	}
 	log := o.Logger
-	svc := enroll.NewService(db, mk, enroll.Options{Logger: log, Now: clk.Now})
+	svc := enroll.NewService(db, mk, enroll.Options{Logger: log, Now: clk.Now, Attempts: o.Attempts.SCEP})
 	ops := admin.New(db, svc, mk, admin.Options{Now: clk.Now, BcryptCost: bcrypt.MinCost})
 	var m *web.Metrics
 	var observer handlers.Observer = handlers.NopObserver{}
