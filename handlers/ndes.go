@@ -51,7 +51,8 @@ type NDES struct {
 	auth authCache
 }
 
-// NDESConfig holds what NewNDES needs; zero values take the defaults.
+// NDESConfig holds what NewNDES needs; zero values take the defaults, but
+// Service and Attempts are required.
 type NDESConfig struct {
 	Service NDESService
 	// Attempts counts wrong credentials per client address, in the
