@@ -63,13 +63,13 @@ type KeyedHasher interface {
 }
 
 // Sessions signs people in and out and recognises them on each request.
+// Its Attempts bound wrong passwords: Portal per user name and address,
+// PortalUser per user name from any address.
 type Sessions struct {
-	Store SessionStore
-	Now   func() time.Time
-	Rand  io.Reader
-	Log   *slog.Logger // when the request carries no logger (see LogFrom)
-	// Attempts bound wrong passwords: Portal per user name and address,
-	// PortalUser per user name from any address.
+	Store    SessionStore
+	Now      func() time.Time
+	Rand     io.Reader
+	Log      *slog.Logger // when the request carries no logger (see LogFrom)
 	Attempts model.AttemptPolicies
 	// Passwords checks passwords, a few at a time.
 	Passwords *PasswordChecker

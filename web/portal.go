@@ -50,13 +50,11 @@ type PortalDeps struct {
 	Store   PortalStore
 	Service *enroll.Service
 	// Admin performs what administrators change.
-	Admin *admin.Service
-	Now   func() time.Time
-	Rand  io.Reader
-	Log   *slog.Logger
-	// Attempts bound wrong sign-in passwords (Portal and PortalUser; zero
-	// policies take the defaults).
-	Attempts model.AttemptPolicies
+	Admin    *admin.Service
+	Now      func() time.Time
+	Rand     io.Reader
+	Log      *slog.Logger
+	Attempts model.AttemptPolicies // wrong sign-in passwords: Portal and PortalUser (zero: the defaults)
 	// Passwords checks sign-in passwords, a few at a time; share it with
 	// the NDES handlers (nil: one of the portal's own).
 	Passwords *handlers.PasswordChecker
@@ -73,8 +71,7 @@ func NewPortal(d PortalDeps) *Portal {
 		d.Passwords = handlers.NewPasswordChecker(handlers.PasswordCheckerConfig{})
 	}
 	return &Portal{
-		Sessions: &handlers.Sessions{Store: d.Store, Now: d.Now, Rand: d.Rand, Log: d.Log, Attempts: d.Attempts.OrDefaults(),
-			Passwords: d.Passwords, Keys: d.Keys, Observer: d.Observer},
+		Sessions:      &handlers.Sessions{Store: d.Store, Now: d.Now, Rand: d.Rand, Log: d.Log, Attempts: d.Attempts.OrDefaults(), Passwords: d.Passwords, Keys: d.Keys, Observer: d.Observer},
 		Dashboard:     &handlers.Dashboard{Store: d.Store, Snapshot: d.Service, Now: d.Now},
 		CA:            ca,
 		CAImport:      &handlers.CAImport{Admin: d.Admin, Page: ca},
