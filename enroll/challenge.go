@@ -127,9 +127,20 @@ func (s *Service) RunExpirySweeper(ctx context.Context, interval time.Duration) 
 	}
 }
 
+// AttemptRetention is how long the sweep keeps the count of wrong
+// passwords of an address or name that holds no lock: longer than any
+// policy's window, so that only counts that no longer matter go.
+const AttemptRetention = 24 * time.Hour
+
 // ExpireRegistrations runs one sweep of RunExpirySweeper and returns how
-// many registrations it marked expired; failures are logged.
+// many registrations it marked expired; failures are logged. The sweep
+// also forgets stale counts of wrong passwords (see AttemptRetention), so
+// that guessing with many names or addresses cannot grow them without
+// bound.
 func (s *Service) ExpireRegistrations(ctx context.Context) int64 {
+	if _, err := s.store.DeleteStaleAttempts(ctx, s.now().Add(-AttemptRetention)); err != nil && ctx.Err() == nil {
+		s.log.Error("delete stale attempts", "err", err)
+	}
 	n, err := s.store.ExpireRegistrations(ctx)
 	if err != nil {
 		if ctx.Err() == nil {

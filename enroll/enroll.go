@@ -53,11 +53,10 @@ func (s *Service) Enroll(ctx context.Context, snap *Snapshot, e *Enrollment) ([]
 	if e.Renewal || (e.Challenge == "" && snap.IssuerOf(e.SignerCert) != nil) {
 		return s.renew(ctx, snap, e, tp, cp, key)
 	}
-	reg, err := s.authorise(ctx, e, tp, cp)
-	if errors.Is(err, errUsedBySameTransaction) {
-		// Another attempt of this very transaction consumed the password
-		// after we looked: answer as it was answered.
-		return s.lostRace(ctx, snap, tp, e, key, err)
+	reg, err := s.authorise(ctx, e, tp, cp, key)
+	var again *retried
+	if errors.As(err, &again) {
+		return s.repeat(snap, tp, e.TransactionID, again.prior)
 	} else if err != nil {
 		return nil, err
 	}
@@ -86,11 +85,6 @@ func (s *Service) Enroll(ctx context.Context, snap *Snapshot, e *Enrollment) ([]
 	return withChain(snap, tp, cert), nil
 }
 
-// errUsedBySameTransaction: the password was consumed by another attempt
-// of the transaction asking, between its look at the transaction's past
-// and its look at the password.
-var errUsedBySameTransaction = model.Errorf(model.ECONFLICT, "The challenge password has already been used. Ask for a new one.")
-
 // publicKeyHash is the hex SHA-256 of the key csr certifies, by which a
 // retried transaction is recognised.
 func publicKeyHash(csr *x509.CertificateRequest) string {
@@ -99,11 +93,91 @@ func publicKeyHash(csr *x509.CertificateRequest) string {
 }
 
 // authorise finds the open registration that e's challenge password
-// unlocks at its handler.
-func (s *Service) authorise(ctx context.Context, e *Enrollment, tp *model.TokenProcedure, cp *model.CertificateProcedure) (*model.Registration, error) {
+// unlocks at its handler. The password is counted against the client's
+// address before it is looked up, so that concurrent guesses cannot all be
+// looked up: past the policy's free attempts each waits longer, and an
+// address that has sent LockAfter wrong ones is refused before any lookup
+// until its lock ends. A password that unlocks a registration clears the
+// count, whatever the CSR then says. key is the hash of the CSR's key; a
+// *retried error says the same transaction, sent at the same time, took
+// the password meanwhile.
+func (s *Service) authorise(ctx context.Context, e *Enrollment, tp *model.TokenProcedure, cp *model.CertificateProcedure, key string) (*model.Registration, error) {
 	if e.Challenge == "" {
 		return nil, refuse("The request carries no challenge password.")
 	}
+	v, err := s.store.CountAttempt(ctx, model.AttemptSCEP, e.ClientAddr, s.attempts)
+	if err != nil {
+		return nil, err
+	}
+	if v.Refused {
+		return nil, refuse("Too many wrong challenge passwords from this address; try again in %s.", inMinutes(v.RetryAfter))
+	}
+	if err := sleep(ctx, v.Delay); err != nil {
+		return nil, refuse("The client went away while its request waited.")
+	}
+	reg, err := s.openRegistration(ctx, e, tp, cp)
+	var refusal *Refusal
+	if errors.As(err, &refusal) {
+		// A device sending its request again before the first got its
+		// answer finds its own password used: that is no wrong password.
+		// (With another key it is, as repeat says.)
+		p, perr := s.lookupPrior(ctx, e.TransactionID, key)
+		if perr != nil {
+			return nil, perr
+		}
+		if p.kind != priorNone && p.kind != priorOtherKey {
+			if err := s.store.ClearAttempts(ctx, model.AttemptSCEP, e.ClientAddr); err != nil {
+				return nil, err
+			}
+			return nil, &retried{prior: p}
+		}
+		return nil, s.wrongChallenge(ctx, e, v, refusal)
+	} else if err != nil {
+		return nil, err
+	}
+	if err := s.store.ClearAttempts(ctx, model.AttemptSCEP, e.ClientAddr); err != nil {
+		return nil, err
+	}
+	if reg.SubjectCN != "" && e.CSR.Subject.CommonName != reg.SubjectCN {
+		return nil, s.fail(ctx, reg, e, fmt.Sprintf("The CSR's common name %q is not the registered %q.", e.CSR.Subject.CommonName, reg.SubjectCN))
+	}
+	if reg.DNSName != "" && !slices.Contains(e.CSR.DNSNames, reg.DNSName) {
+		return nil, s.fail(ctx, reg, e, fmt.Sprintf("The CSR does not name the registered DNS name %q.", reg.DNSName))
+	}
+	return reg, nil
+}
+
+// retried is authorise's answer for a request whose transaction another
+// attempt of it completed meanwhile: it gets what that one got.
+type retried struct{ prior prior }
+
+func (r *retried) Error() string { return "the transaction was completed by another attempt" }
+
+// wrongChallenge marks r as a wrong challenge password counted against
+// e's address. When it is the one that locks the address, the lock is
+// logged and audited, once, with the count: a guesser's every attempt is
+// not worth an audit entry.
+func (s *Service) wrongChallenge(ctx context.Context, e *Enrollment, v model.AttemptVerdict, r *Refusal) *Refusal {
+	r.WrongChallenge = true
+	if !v.Locks {
+		return r
+	}
+	r.Locks = true
+	s.log.Warn("scep client locked out after repeated wrong challenge passwords", "client", e.ClientAddr, "handler", e.Handler.Name,
+		"failures", v.Count, "retry_after_s", int(v.RetryAfter.Round(time.Second).Seconds()))
+	audit := &model.AuditEvent{Actor: "scep:" + e.Handler.Name, Action: "scep.lockout", ClientAddr: e.ClientAddr,
+		Target: "address " + e.ClientAddr,
+		Detail: fmt.Sprintf("%d wrong challenge passwords since %s; the address is refused for %s", v.Count,
+			v.Since.UTC().Format(time.RFC3339), inMinutes(v.RetryAfter))}
+	if err := s.store.AddAuditEvent(ctx, audit); err != nil {
+		s.log.Error("audit scep lockout", "err", err)
+	}
+	return r
+}
+
+// openRegistration finds the open, unexpired registration that e's
+// challenge password unlocks at its handler, or refuses.
+func (s *Service) openRegistration(ctx context.Context, e *Enrollment, tp *model.TokenProcedure, cp *model.CertificateProcedure) (*model.Registration, error) {
 	regs, err := s.store.FindRegistrationsByChallenge(ctx, s.mk.ChallengeHash(e.Challenge))
 	if err != nil {
 		return nil, err
@@ -140,8 +214,6 @@ func (s *Service) authorise(ctx context.Context, e *Enrollment, tp *model.TokenP
 		return nil, refuse("The challenge password is not known. Check it, or ask for a new one.")
 	}
 	switch {
-	case (reg.State == model.StateUsed || reg.UsedAt != nil) && reg.TransactionID != "" && reg.TransactionID == e.TransactionID:
-		return nil, errUsedBySameTransaction
 	case reg.State == model.StateUsed || reg.UsedAt != nil:
 		return nil, s.fail(ctx, reg, e, "The challenge password has already been used. Ask for a new one.")
 	case reg.State == model.StateCancelled:
@@ -151,13 +223,30 @@ func (s *Service) authorise(ctx context.Context, e *Enrollment, tp *model.TokenP
 	case reg.State != model.StateOpen:
 		return nil, s.fail(ctx, reg, e, fmt.Sprintf("The registration is %s.", reg.State))
 	}
-	if reg.SubjectCN != "" && e.CSR.Subject.CommonName != reg.SubjectCN {
-		return nil, s.fail(ctx, reg, e, fmt.Sprintf("The CSR's common name %q is not the registered %q.", e.CSR.Subject.CommonName, reg.SubjectCN))
-	}
-	if reg.DNSName != "" && !slices.Contains(e.CSR.DNSNames, reg.DNSName) {
-		return nil, s.fail(ctx, reg, e, fmt.Sprintf("The CSR does not name the registered DNS name %q.", reg.DNSName))
-	}
 	return reg, nil
+}
+
+// inMinutes says d in whole minutes, rounded up: "1 minute", "15 minutes".
+func inMinutes(d time.Duration) string {
+	if m := int((d + time.Minute - 1) / time.Minute); m != 1 {
+		return fmt.Sprintf("%d minutes", m)
+	}
+	return "1 minute"
+}
+
+// sleep waits d, or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // fail records on reg why e was refused and returns the Refusal.

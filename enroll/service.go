@@ -51,6 +51,12 @@ type Store interface {
 	SaveCRL(ctx context.Context, c *model.CRL) (*model.CRL, error)
 
 	AddAuditEvent(ctx context.Context, e *model.AuditEvent) error
+
+	// Attempts: challenge passwords counted per client address, in the
+	// database every instance shares.
+	CountAttempt(ctx context.Context, kind model.AttemptKind, key string, p model.AttemptPolicy) (model.AttemptVerdict, error)
+	ClearAttempts(ctx context.Context, kind model.AttemptKind, key string) error
+	DeleteStaleAttempts(ctx context.Context, before time.Time) (int64, error)
 }
 
 // Service runs enrollments.
@@ -62,6 +68,10 @@ type Service struct {
 	log   *slog.Logger
 	snaps *snapshots
 	crlMu sync.Mutex // one CRL signed at a time
+
+	// attempts slows down and then refuses an address that keeps sending
+	// wrong challenge passwords.
+	attempts model.AttemptPolicy
 }
 
 // Options configure a Service; zero values take the defaults.
@@ -73,6 +83,9 @@ type Options struct {
 	// change made elsewhere, such as on the command line; it bounds how
 	// stale cached settings may be.
 	ConfigCheckInterval time.Duration
+	// Attempts bounds wrong challenge passwords per client address
+	// (model.DefaultSCEPAttempts by default).
+	Attempts model.AttemptPolicy
 }
 
 // NewService returns a Service over store, opening keys with mk.
@@ -91,7 +104,8 @@ func NewService(store Store, mk *pki.MasterKey, o Options) *Service {
 	}
 	snaps := &snapshots{store: store, mk: mk, interval: o.ConfigCheckInterval, log: o.Logger,
 		open: pki.OpenAuthority, stop: make(chan struct{})}
-	s := &Service{store: store, mk: mk, now: o.Now, rand: o.Rand, log: o.Logger, snaps: snaps}
+	s := &Service{store: store, mk: mk, now: o.Now, rand: o.Rand, log: o.Logger, snaps: snaps,
+		attempts: o.Attempts.OrDefault(model.DefaultSCEPAttempts)}
 	// The background checks of the settings end when the Service is no
 	// longer used: they hold the snapshots, never the Service.
 	runtime.AddCleanup(s, func(stop chan struct{}) { close(stop) }, snaps.stop)
@@ -120,6 +134,10 @@ func (s *Service) ConfigChanged() { s.snaps.changed() }
 type Refusal struct {
 	Code   RefusalCode
 	Reason string
+	// WrongChallenge: the challenge password was wrong, unknown, used or
+	// otherwise unusable here, and counted against the client's address;
+	// Locks: that locked the address.
+	WrongChallenge, Locks bool
 }
 
 func (r *Refusal) Error() string { return r.Reason }

@@ -19,7 +19,6 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/scepgate/scepgate/enroll"
 	"github.com/scepgate/scepgate/model"
-	"golang.org/x/crypto/bcrypt"
 )
 
 // NDESService is what the NDES challenge handler needs from the enrollment
@@ -27,25 +26,6 @@ import (
 type NDESService interface {
 	Snapshot(ctx context.Context) (*enroll.Snapshot, error)
 	IssueChallenge(ctx context.Context, snap *enroll.Snapshot, req enroll.ChallengeRequest) (*enroll.Challenge, error)
-}
-
-// NDESLimits slow down and then refuse a client address that keeps sending
-// wrong NDES credentials.
-type NDESLimits struct {
-	Window    time.Duration // failures older than this are forgotten
-	SlowAfter int           // from this many failures on, each answer waits
-	SlowStep  time.Duration // the wait grows by this much per failure
-	MaxDelay  time.Duration // and never exceeds this
-	LockAfter int           // this many failures refuse the address with 429
-	LockFor   time.Duration // for this long
-}
-
-// DefaultNDESLimits: from the 3rd failure within 15 minutes answers slow
-// down by 250 ms a step (at most 2 s); the 10th locks the address out for 5
-// minutes.
-var DefaultNDESLimits = NDESLimits{
-	Window: 15 * time.Minute, SlowAfter: 3, SlowStep: 250 * time.Millisecond, MaxDelay: 2 * time.Second,
-	LockAfter: 10, LockFor: 5 * time.Minute,
 }
 
 // AuthCacheTTL is how long a successful check of a handler's NDES password
@@ -60,23 +40,32 @@ const ndesPasswordCacheFull = "The password cache is full."
 // NDES serves NDES challenge handlers (format scep-ndes); Protocol picks
 // the handler, for Microsoft's mscep_admin path too.
 type NDES struct {
-	service NDESService
-	log     *slog.Logger
-	observe Observer
-	now     func() time.Time
-	limits  NDESLimits
-	compare func(hash, password []byte) error // bcrypt.CompareHashAndPassword
+	service   NDESService
+	attempts  AttemptStore
+	policy    model.AttemptPolicy
+	passwords *PasswordChecker
+	log       *slog.Logger
+	observe   Observer
+	now       func() time.Time
 
-	auth     authCache
-	failures failureLimiter
+	auth authCache
 }
 
-// NDESConfig holds what NewNDES needs; zero values take the defaults.
+// NDESConfig holds what NewNDES needs; zero values take the defaults, but
+// Service and Attempts are required.
 type NDESConfig struct {
 	Service NDESService
-	Log     *slog.Logger
-	Now     func() time.Time
-	Limits  NDESLimits
+	// Attempts counts wrong credentials per client address, in the
+	// database that every instance shares.
+	Attempts AttemptStore
+	// Policy slows down and then refuses an address that keeps sending
+	// wrong credentials (model.DefaultNDESAttempts by default).
+	Policy model.AttemptPolicy
+	// Passwords checks the handlers' passwords, a few at a time; share it
+	// with the portal (nil: one of the handler's own).
+	Passwords *PasswordChecker
+	Log       *slog.Logger
+	Now       func() time.Time
 	// Observer counts passwords and failures; nil counts nothing.
 	Observer Observer
 }
@@ -89,14 +78,13 @@ func NewNDES(cfg NDESConfig) *NDES {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Limits == (NDESLimits{}) {
-		cfg.Limits = DefaultNDESLimits
+	if cfg.Passwords == nil {
+		cfg.Passwords = NewPasswordChecker(PasswordCheckerConfig{})
 	}
 	return &NDES{
-		service: cfg.Service, log: cfg.Log, now: cfg.Now, limits: cfg.Limits, observe: observer(cfg.Observer),
-		compare:  bcrypt.CompareHashAndPassword,
-		auth:     authCache{entries: map[[32]byte]time.Time{}},
-		failures: failureLimiter{clients: map[string]*clientFailures{}},
+		service: cfg.Service, attempts: cfg.Attempts, policy: cfg.Policy.OrDefault(model.DefaultNDESAttempts),
+		passwords: cfg.Passwords, log: cfg.Log, now: cfg.Now, observe: observer(cfg.Observer),
+		auth: authCache{entries: map[[32]byte]time.Time{}},
 	}
 }
 
@@ -115,30 +103,30 @@ func (n *NDES) Challenge(c echo.Context, snap *enroll.Snapshot, h *model.Handler
 	client := c.RealIP()
 	log := LogFrom(req.Context(), n.log).With("handler", h.Name, "client", client)
 
-	if retry := n.failures.lockedFor(client, n.now()); retry > 0 {
-		log.Warn("ndes credentials refused: client locked out", "retry_after_s", seconds(retry))
-		return n.tooMany(c, retry, wantJSON)
-	}
 	user, password, ok := req.BasicAuth()
 	if !ok {
 		// Not a failure: clients such as PowerShell's Invoke-WebRequest
 		// send credentials only when challenged.
 		return n.unauthorized(c, wantJSON)
 	}
-	if !n.authenticate(h, user, password) {
-		count, delay, locked := n.failures.fail(client, n.now(), n.limits)
-		n.observe.AuthFailure(AuthNDES)
-		// Not the user name itself: people type passwords into it.
-		log.Warn("ndes credentials refused", "user_matches", user == h.NDESUsername, "failures", count)
-		if locked > 0 {
-			n.observe.Lockout(AuthNDES)
-			log.Warn("ndes client locked out after repeated failures", "failures", count, "retry_after_s", seconds(locked))
-			return n.tooMany(c, locked, wantJSON)
+	if n.remembered(h, user, password) {
+		// Known to be right: no bcrypt and nothing to count, but a locked
+		// address stays locked whatever it sends.
+		v, err := n.attempts.LookupAttempts(req.Context(), model.AttemptNDES, client)
+		if err != nil {
+			return err
 		}
-		if err := sleep(req.Context(), delay); err != nil {
-			return nil // the client went away
+		if v.Refused {
+			log.Warn("ndes credentials refused: client locked out", "retry_after_s", seconds(v.RetryAfter))
+			return n.tooMany(c, v.RetryAfter, wantJSON)
 		}
-		return n.unauthorized(c, wantJSON)
+		if v.Count > 0 {
+			if err := n.attempts.ClearAttempts(req.Context(), model.AttemptNDES, client); err != nil {
+				return err
+			}
+		}
+	} else if ok, err := n.check(c, h, user, password, log, wantJSON); !ok {
+		return err
 	}
 
 	ch, err := n.service.IssueChallenge(req.Context(), snap, enroll.ChallengeRequest{Handler: h, RequestedBy: user, ClientAddr: client})
@@ -157,6 +145,49 @@ func (n *NDES) Challenge(c echo.Context, snap *enroll.Snapshot, h *model.Handler
 		return c.JSON(http.StatusOK, challengeJSON{Challenge: ch.Password, ExpiresAt: ch.ExpiresAt.UTC(), CAThumbprint: ch.CAThumbprint})
 	}
 	return ndesPage(c, h, passwordBody(ch))
+}
+
+// check counts an attempt of the client's address before checking user
+// and password against handler h, so that concurrent guesses cannot all be
+// checked, and clears the count when they are right. Unless they are
+// right it answers the request (or finds the client gone) and returns
+// false with the error of answering.
+func (n *NDES) check(c echo.Context, h *model.Handler, user, password string, log *slog.Logger, wantJSON bool) (bool, error) {
+	ctx := c.Request().Context()
+	client := c.RealIP()
+	v, err := n.attempts.CountAttempt(ctx, model.AttemptNDES, client, n.policy)
+	if err != nil {
+		return false, err
+	}
+	if v.Refused {
+		log.Warn("ndes credentials refused: client locked out", "retry_after_s", seconds(v.RetryAfter))
+		return false, n.tooMany(c, v.RetryAfter, wantJSON)
+	}
+	if err := sleep(ctx, v.Delay); err != nil {
+		return false, nil // the client went away
+	}
+	right, err := n.authenticate(ctx, h, user, password)
+	if errors.Is(err, ErrBusy) {
+		if err := n.attempts.ForgiveAttempt(context.WithoutCancel(ctx), model.AttemptNDES, client, n.policy); err != nil {
+			log.Error("forgive attempt", "err", err)
+		}
+		log.Warn("ndes credentials not checked: too many password checks at once")
+		return false, n.busy(c, wantJSON)
+	} else if err != nil {
+		return false, nil // the client went away
+	}
+	if !right {
+		n.observe.AuthFailure(AuthNDES)
+		// Not the user name itself: people type passwords into it.
+		log.Warn("ndes credentials refused", "user_matches", user == h.NDESUsername, "failures", v.Count)
+		if v.Locks {
+			n.observe.Lockout(AuthNDES)
+			log.Warn("ndes client locked out after repeated failures", "failures", v.Count, "retry_after_s", seconds(v.RetryAfter))
+			return false, n.tooMany(c, v.RetryAfter, wantJSON)
+		}
+		return false, n.unauthorized(c, wantJSON)
+	}
+	return true, n.attempts.ClearAttempts(ctx, model.AttemptNDES, client)
 }
 
 type challengeJSON struct {
@@ -181,6 +212,15 @@ func (n *NDES) unauthorized(c echo.Context, wantJSON bool) error {
 		return c.JSON(http.StatusUnauthorized, jsonError{Error: msg})
 	}
 	return c.String(http.StatusUnauthorized, msg+"\n")
+}
+
+func (n *NDES) busy(c echo.Context, wantJSON bool) error {
+	c.Response().Header().Set(echo.HeaderRetryAfter, "1")
+	msg := "The server is busy checking other credentials. Try again in a moment."
+	if wantJSON {
+		return c.JSON(http.StatusServiceUnavailable, jsonError{Error: msg})
+	}
+	return c.String(http.StatusServiceUnavailable, msg+"\n")
 }
 
 func (n *NDES) tooMany(c echo.Context, retry time.Duration, wantJSON bool) error {
@@ -215,22 +255,33 @@ func sleep(ctx context.Context, d time.Duration) error {
 // authenticate checks user and password against handler h in constant
 // time. A correct password is remembered for AuthCacheTTL under a SHA-256
 // of the handler, its password hash and the password, so a changed
-// password is checked afresh.
-func (n *NDES) authenticate(h *model.Handler, user, password string) bool {
+// password is checked afresh. The error is ErrBusy, or ctx's.
+func (n *NDES) authenticate(ctx context.Context, h *model.Handler, user, password string) (bool, error) {
 	userOK := subtle.ConstantTimeCompare([]byte(user), []byte(h.NDESUsername)) == 1
 	if h.NDESPasswordHash == "" {
-		return false
+		return false, nil
 	}
-	key := sha256.Sum256([]byte(strconv.FormatInt(h.ID, 10) + "\x00" + h.NDESPasswordHash + "\x00" + password))
+	key := authKey(h, password)
 	now := n.now()
 	if n.auth.hit(key, now) {
-		return userOK
+		return userOK, nil
 	}
-	if n.compare([]byte(h.NDESPasswordHash), []byte(password)) != nil {
-		return false
+	if ok, err := n.passwords.Check(ctx, []byte(h.NDESPasswordHash), password); !ok || err != nil {
+		return false, err
 	}
 	n.auth.add(key, now.Add(AuthCacheTTL))
-	return userOK
+	return userOK, nil
+}
+
+// remembered reports whether user and password are right for handler h
+// by the cache of successful checks alone, without bcrypt.
+func (n *NDES) remembered(h *model.Handler, user, password string) bool {
+	userOK := subtle.ConstantTimeCompare([]byte(user), []byte(h.NDESUsername)) == 1
+	return h.NDESPasswordHash != "" && n.auth.hit(authKey(h, password), n.now()) && userOK
+}
+
+func authKey(h *model.Handler, password string) [32]byte {
+	return sha256.Sum256([]byte(strconv.FormatInt(h.ID, 10) + "\x00" + h.NDESPasswordHash + "\x00" + password))
 }
 
 // authCache remembers successful password checks until they expire.
@@ -263,70 +314,6 @@ func (a *authCache) add(key [32]byte, exp time.Time) {
 		clear(a.entries)
 	}
 	a.entries[key] = exp
-}
-
-// failureLimiter counts failed sign-ins per client address.
-type failureLimiter struct {
-	mu      sync.Mutex
-	clients map[string]*clientFailures
-}
-
-type clientFailures struct {
-	count       int
-	first       time.Time
-	lockedUntil time.Time
-}
-
-// maxTrackedClients bounds the limiter's memory; beyond it, forgotten
-// entries are pruned first.
-const maxTrackedClients = 1 << 16
-
-// lockedFor returns how long client is still locked out, or 0.
-func (l *failureLimiter) lockedFor(client string, now time.Time) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if f, ok := l.clients[client]; ok && now.Before(f.lockedUntil) {
-		return f.lockedUntil.Sub(now)
-	}
-	return 0
-}
-
-// fail counts a failure of client and says how many it has had within the
-// window, how long to wait before answering, and, when this failure locks
-// the client out, for how long.
-func (l *failureLimiter) fail(client string, now time.Time, lim NDESLimits) (count int, delay, locked time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	f, ok := l.clients[client]
-	if !ok || now.Sub(f.first) > lim.Window && !now.Before(f.lockedUntil) {
-		if len(l.clients) >= maxTrackedClients {
-			l.prune(now, lim)
-		}
-		f = &clientFailures{first: now}
-		l.clients[client] = f
-	}
-	f.count++
-	if f.count >= lim.LockAfter {
-		f.lockedUntil = now.Add(lim.LockFor)
-		// The window starts again once the lock ends.
-		f.count, f.first = 0, f.lockedUntil
-		return lim.LockAfter, 0, lim.LockFor
-	}
-	if f.count >= lim.SlowAfter {
-		delay = min(time.Duration(f.count-lim.SlowAfter+1)*lim.SlowStep, lim.MaxDelay)
-	}
-	return f.count, delay, 0
-}
-
-func (l *failureLimiter) prune(now time.Time, lim NDESLimits) {
-	for k, f := range l.clients {
-		if now.Sub(f.first) > lim.Window && !now.Before(f.lockedUntil) {
-			delete(l.clients, k)
-		}
-	}
-	if len(l.clients) >= maxTrackedClients {
-		clear(l.clients)
-	}
 }
 
 // ndesPage writes an NDES answer as Microsoft's mscep_admin does: HTTP 200,

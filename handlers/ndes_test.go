@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
@@ -77,10 +78,20 @@ const (
 	ndesTestPassword = "ndespassword"
 )
 
-func newNDESEnv(t *testing.T, limits NDESLimits) *ndesEnv {
+func newNDESEnv(t *testing.T, policy model.AttemptPolicy) *ndesEnv {
+	t.Helper()
+	return newNDESEnvChecking(t, policy, PasswordCheckerConfig{})
+}
+
+// newNDESEnvChecking is newNDESEnv with the password checks of checks;
+// its Compare (bcrypt by default) is counted in ndesEnv.checks.
+func newNDESEnvChecking(t *testing.T, policy model.AttemptPolicy, checks PasswordCheckerConfig) *ndesEnv {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "handlers.db"), nil)
+	// One clock for the store, the service and the handler, starting now
+	// (the CA is made now), moved by the tests.
+	clock := testclock.New(time.Now().UTC().Truncate(time.Microsecond))
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "handlers.db"), clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,15 +139,18 @@ func newNDESEnv(t *testing.T, limits NDESLimits) *ndesEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := &ndesEnv{db: db, mk: mk, clock: testclock.New(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)), logs: &ndesLogBuffer{}}
+	env := &ndesEnv{db: db, mk: mk, clock: clock, logs: &ndesLogBuffer{}}
 	log := slog.New(slog.NewTextHandler(env.logs, nil))
-	env.svc = enroll.NewService(db, mk, enroll.Options{Logger: log})
-	env.ndes = NewNDES(NDESConfig{Service: env.svc, Log: log, Now: env.clock.Now, Limits: limits})
-	compare := env.ndes.compare
-	env.ndes.compare = func(hash, pw []byte) error {
+	env.svc = enroll.NewService(db, mk, enroll.Options{Logger: log, Now: clock.Now})
+	compare := checks.Compare
+	if compare == nil {
+		compare = bcrypt.CompareHashAndPassword
+	}
+	checks.Compare = func(hash, pw []byte) error {
 		env.checks.Add(1)
 		return compare(hash, pw)
 	}
+	env.ndes = NewNDES(NDESConfig{Service: env.svc, Attempts: db, Policy: policy, Passwords: NewPasswordChecker(checks), Log: log, Now: clock.Now})
 	p := &Protocol{Snapshots: env.svc, SCEP: &SCEP{Service: env.svc, Log: log}, NDES: env.ndes}
 	e := echo.New()
 	e.IPExtractor = echo.ExtractIPDirect()
@@ -192,7 +206,7 @@ func ndesDecodeUTF16LE(t *testing.T, b []byte) string {
 }
 
 func TestNDESChallengePage(t *testing.T) {
-	env := newNDESEnv(t, DefaultNDESLimits)
+	env := newNDESEnv(t, model.DefaultNDESAttempts)
 	rec := env.do(t, ndesRequest{path: "/pgwy/scep/ndeschallenge/", user: ndesTestUser, pass: ndesTestPassword, client: "198.51.100.4"})
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status = %d; want 200 (body %q)", rec.Code, rec.Body.String())
@@ -248,7 +262,7 @@ func TestNDESChallengePage(t *testing.T) {
 }
 
 func TestNDESChallengeByteOrderMark(t *testing.T) {
-	env := newNDESEnv(t, DefaultNDESLimits)
+	env := newNDESEnv(t, model.DefaultNDESAttempts)
 	rec := env.do(t, ndesRequest{path: "/pgwy/scep/ndeschallenge2/", user: "other", pass: "otherpassword"})
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status = %d; want 200", rec.Code)
@@ -262,8 +276,7 @@ func TestNDESChallengeByteOrderMark(t *testing.T) {
 }
 
 func TestNDESChallengeJSON(t *testing.T) {
-	env := newNDESEnv(t, DefaultNDESLimits)
-	before := time.Now()
+	env := newNDESEnv(t, model.DefaultNDESAttempts)
 	rec := env.do(t, ndesRequest{path: "/pgwy/scep/ndeschallenge/", user: ndesTestUser, pass: ndesTestPassword, accept: "application/json"})
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status = %d; want 200", rec.Code)
@@ -279,8 +292,8 @@ func TestNDESChallengeJSON(t *testing.T) {
 	if !regexp.MustCompile(`^[0-9A-F]{16}$`).MatchString(got.Challenge) {
 		t.Errorf("challenge = %q; want 16 upper-case hex characters", got.Challenge)
 	}
-	if want := before.Add(15 * time.Minute); got.ExpiresAt.Before(want.Add(-time.Second)) || got.ExpiresAt.After(want.Add(time.Minute)) {
-		t.Errorf("expires_at = %s; want about %s", got.ExpiresAt, want)
+	if want := env.clock.Now().Add(15 * time.Minute); !got.ExpiresAt.Equal(want) {
+		t.Errorf("expires_at = %s; want %s", got.ExpiresAt, want)
 	}
 	if !regexp.MustCompile(`^[0-9A-F]{8}( [0-9A-F]{8}){3}$`).MatchString(got.CAThumbprint) {
 		t.Errorf("ca_thumbprint = %q; want four groups of eight hex digits", got.CAThumbprint)
@@ -288,7 +301,7 @@ func TestNDESChallengeJSON(t *testing.T) {
 }
 
 func TestNDESChallengeCredentials(t *testing.T) {
-	env := newNDESEnv(t, NDESLimits{Window: time.Minute, SlowAfter: 100, LockAfter: 100, LockFor: time.Minute})
+	env := newNDESEnv(t, model.AttemptPolicy{FreeFailures: 100, LockAfter: 100, LockFor: time.Minute, Window: time.Minute})
 	tests := []struct {
 		name       string
 		req        ndesRequest
@@ -325,7 +338,7 @@ func TestNDESChallengeCredentials(t *testing.T) {
 }
 
 func TestNDESChallengeMethod(t *testing.T) {
-	env := newNDESEnv(t, DefaultNDESLimits)
+	env := newNDESEnv(t, model.DefaultNDESAttempts)
 	rec := env.do(t, ndesRequest{method: http.MethodPost, path: "/pgwy/scep/ndeschallenge/", user: ndesTestUser, pass: ndesTestPassword})
 	if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != http.MethodGet {
 		t.Errorf("POST: status %d, Allow %q; want 405, GET", rec.Code, rec.Header().Get("Allow"))
@@ -335,7 +348,7 @@ func TestNDESChallengeMethod(t *testing.T) {
 // TestNDESChallengeAuthCache checks that repeated sign-ins cost one bcrypt
 // comparison, and that a changed password is checked afresh.
 func TestNDESChallengeAuthCache(t *testing.T) {
-	env := newNDESEnv(t, DefaultNDESLimits)
+	env := newNDESEnv(t, model.DefaultNDESAttempts)
 	for range 5 {
 		if rec := env.do(t, ndesRequest{path: "/pgwy/scep/ndeschallenge/", user: ndesTestUser, pass: ndesTestPassword}); rec.Code != http.StatusOK {
 			t.Fatalf("status = %d; want 200", rec.Code)
@@ -370,7 +383,7 @@ func TestNDESChallengeAuthCache(t *testing.T) {
 }
 
 func TestNDESChallengeLockout(t *testing.T) {
-	limits := NDESLimits{Window: 10 * time.Minute, SlowAfter: 2, SlowStep: 20 * time.Millisecond, MaxDelay: 50 * time.Millisecond, LockAfter: 5, LockFor: 5 * time.Minute}
+	limits := model.AttemptPolicy{FreeFailures: 1, Delay: 20 * time.Millisecond, MaxDelay: 50 * time.Millisecond, LockAfter: 5, LockFor: 5 * time.Minute, Window: 10 * time.Minute}
 	env := newNDESEnv(t, limits)
 	bad := ndesRequest{path: "/pgwy/scep/ndeschallenge/", user: ndesTestUser, pass: "guess", client: "203.0.113.9"}
 	// Requests without credentials ask for the challenge; they do not count.
@@ -385,8 +398,8 @@ func TestNDESChallengeLockout(t *testing.T) {
 		if rec.Code != http.StatusUnauthorized {
 			t.Fatalf("failure %d: status %d; want 401", i, rec.Code)
 		}
-		if i >= limits.SlowAfter {
-			want := min(time.Duration(i-limits.SlowAfter+1)*limits.SlowStep, limits.MaxDelay)
+		if i > limits.FreeFailures {
+			want := min(time.Duration(i-limits.FreeFailures)*limits.Delay, limits.MaxDelay)
 			if got := time.Since(start); got < want {
 				t.Errorf("failure %d answered after %s; want at least %s", i, got, want)
 			}
@@ -424,7 +437,7 @@ func TestNDESChallengeLockout(t *testing.T) {
 }
 
 func TestNDESChallengeCacheFull(t *testing.T) {
-	env := newNDESEnv(t, DefaultNDESLimits)
+	env := newNDESEnv(t, model.DefaultNDESAttempts)
 	req := ndesRequest{path: "/pgwy/scep/tiny/", user: ndesTestUser, pass: ndesTestPassword}
 	for i := range 2 {
 		if rec := env.do(t, req); rec.Code != http.StatusOK {
@@ -463,7 +476,7 @@ func TestNDESChallengeCacheFull(t *testing.T) {
 }
 
 func TestNDESAliases(t *testing.T) {
-	env := newNDESEnv(t, DefaultNDESLimits)
+	env := newNDESEnv(t, model.DefaultNDESAttempts)
 	tests := []struct {
 		name       string
 		req        ndesRequest
@@ -525,7 +538,7 @@ func TestNDESAliases(t *testing.T) {
 // TestNDESEnrollRaceOverHTTP fetches one password and sends 64 SCEP
 // enrollments with it at once: exactly one gets a certificate.
 func TestNDESEnrollRaceOverHTTP(t *testing.T) {
-	env := newNDESEnv(t, DefaultNDESLimits)
+	env := newNDESEnv(t, model.DefaultNDESAttempts)
 	srv := httptest.NewServer(env.echo)
 	defer srv.Close()
 	page := env.do(t, ndesRequest{path: "/pgwy/scep/ndeschallenge/", user: ndesTestUser, pass: ndesTestPassword})
@@ -624,5 +637,76 @@ func TestNDESEnrollRaceOverHTTP(t *testing.T) {
 	regs, _ := env.db.FindRegistrationsByChallenge(context.Background(), env.mk.ChallengeHash(password))
 	if len(regs) != 1 || regs[0].State != model.StateUsed || regs[0].CertificateID == nil {
 		t.Errorf("registration = %+v; want one, used, with its certificate", regs)
+	}
+}
+
+// TestNDESWrongCredentialsBoundBcrypt sends wrong credentials from many
+// clients at once: no more bcrypt comparisons run at a time than the
+// password checker has slots, and those finding no slot are told to come
+// back (503 with Retry-After) without their attempt counting.
+func TestNDESWrongCredentialsBoundBcrypt(t *testing.T) {
+	var running, most atomic.Int32
+	slow := func(hash, pw []byte) error {
+		n := running.Add(1)
+		defer running.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(50 * time.Millisecond) // what bcrypt costs
+		return bcrypt.CompareHashAndPassword(hash, pw)
+	}
+	const slots, clients = 2, 16
+	env := newNDESEnvChecking(t, model.DefaultNDESAttempts, PasswordCheckerConfig{Slots: slots, Wait: 10 * time.Millisecond, Compare: slow})
+	var wg sync.WaitGroup
+	var unauthorized, busy atomic.Int32
+	for i := range clients {
+		wg.Go(func() {
+			client := fmt.Sprintf("198.51.100.%d", i+1)
+			rec := env.do(t, ndesRequest{path: "/pgwy/scep/ndeschallenge/", user: ndesTestUser, pass: "wrong", client: client})
+			switch rec.Code {
+			case http.StatusUnauthorized:
+				unauthorized.Add(1)
+			case http.StatusServiceUnavailable:
+				busy.Add(1)
+				if rec.Header().Get("Retry-After") == "" {
+					t.Errorf("503 without Retry-After")
+				}
+				if v, err := env.db.LookupAttempts(context.Background(), model.AttemptNDES, client); err != nil || v.Count != 0 {
+					t.Errorf("%s was busy, yet its attempt counts %d (%v), want 0", client, v.Count, err)
+				}
+			default:
+				t.Errorf("status %d; want 401 or 503", rec.Code)
+			}
+		})
+	}
+	wg.Wait()
+	if got := most.Load(); got > slots {
+		t.Errorf("%d bcrypt comparisons at once; want at most %d", got, slots)
+	}
+	if busy.Load() == 0 || unauthorized.Load() == 0 || busy.Load()+unauthorized.Load() != clients {
+		t.Errorf("%d answered 401, %d 503; want both, %d in all", unauthorized.Load(), busy.Load(), clients)
+	}
+	// Once the burst is over, the right credentials work.
+	if rec := env.do(t, ndesRequest{path: "/pgwy/scep/ndeschallenge/", user: ndesTestUser, pass: ndesTestPassword}); rec.Code != http.StatusOK {
+		t.Errorf("right credentials after the burst: status %d; want 200", rec.Code)
+	}
+}
+
+// TestNDESConcurrentGuesses sends many wrong passwords at once from one
+// address: only LockAfter of them get checked.
+func TestNDESConcurrentGuesses(t *testing.T) {
+	policy := model.AttemptPolicy{FreeFailures: 100, LockAfter: 10, LockFor: 5 * time.Minute, Window: 15 * time.Minute}
+	env := newNDESEnvChecking(t, policy, PasswordCheckerConfig{Slots: 4, Wait: 10 * time.Second})
+	var wg sync.WaitGroup
+	for i := range 100 {
+		wg.Go(func() {
+			env.do(t, ndesRequest{path: "/pgwy/scep/ndeschallenge/", user: ndesTestUser, pass: fmt.Sprintf("guess-%d", i), client: "203.0.113.50"})
+		})
+	}
+	wg.Wait()
+	if got := env.checks.Load(); got > int32(policy.LockAfter) {
+		t.Errorf("%d passwords checked; want at most %d", got, policy.LockAfter)
+	}
+	if rec := env.do(t, ndesRequest{path: "/pgwy/scep/ndeschallenge/", user: ndesTestUser, pass: ndesTestPassword, client: "203.0.113.50"}); rec.Code != http.StatusTooManyRequests {
+		t.Errorf("right credentials after the guesses: status %d; want 429", rec.Code)
 	}
 }

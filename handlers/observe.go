@@ -24,10 +24,12 @@ type Observer interface {
 	// NDESCacheFull is a password refused because handler's cap of
 	// unused passwords was reached.
 	NDESCacheFull(handler string)
-	// AuthFailure is a wrong password of kind AuthNDES or AuthPortal.
+	// AuthFailure is a wrong password of kind AuthNDES, AuthPortal or
+	// AuthSCEP.
 	AuthFailure(kind string)
-	// Lockout is a client address (AuthNDES) or a user name (AuthPortal)
-	// locked out after repeated failures.
+	// Lockout is a client address (AuthNDES, AuthSCEP) or a user name,
+	// from one address or from all (AuthPortal), locked out after
+	// repeated failures.
 	Lockout(kind string)
 }
 
@@ -35,6 +37,7 @@ type Observer interface {
 const (
 	AuthNDES   = "ndes"   // HTTP Basic credentials at an NDES challenge handler
 	AuthPortal = "portal" // the portal's sign-in form
+	AuthSCEP   = "scep"   // challenge passwords at SCEP handlers
 )
 
 // NopObserver observes nothing; it stands in when no Observer is set.

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/labstack/echo/v4"
+	"github.com/scepgate/scepgate/model"
 	"github.com/scepgate/scepgate/pki"
 	"github.com/smallstep/scep"
 )
@@ -45,8 +46,8 @@ func (r *recorder) list() []string {
 // out, the cache full, wrong credentials and the lockout they lead to, and
 // nothing for a request without credentials.
 func TestNDESObserver(t *testing.T) {
-	limits := DefaultNDESLimits
-	limits.SlowAfter, limits.LockAfter = 100, 2
+	limits := model.DefaultNDESAttempts
+	limits.FreeFailures, limits.LockAfter = 100, 2
 	env := newNDESEnv(t, limits)
 	rec := &recorder{}
 	env.ndes.observe = rec
@@ -74,7 +75,7 @@ func TestNDESObserver(t *testing.T) {
 // TestNDESLogsThroughRequestLogger checks that the NDES handler writes to
 // the logger its request carries rather than its own.
 func TestNDESLogsThroughRequestLogger(t *testing.T) {
-	env := newNDESEnv(t, DefaultNDESLimits)
+	env := newNDESEnv(t, model.DefaultNDESAttempts)
 	var b strings.Builder
 	reqLog := slog.New(slog.NewTextHandler(&b, nil)).With("request_id", "rid-1")
 	env.echo.Pre(func(next echo.HandlerFunc) echo.HandlerFunc {

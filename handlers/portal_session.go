@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -37,25 +38,51 @@ const (
 // SessionStore is what sign-in and sessions need from storage.
 type SessionStore interface {
 	FindUserByUsername(ctx context.Context, username string) (*model.User, error)
-	StartSession(ctx context.Context, s *model.Session, username, replaces string, audit *model.AuditEvent) error
+	StartSession(ctx context.Context, s *model.Session, replaces string, audit *model.AuditEvent) error
 	FindSession(ctx context.Context, idHash string) (*model.SessionUser, error)
 	TouchSession(ctx context.Context, idHash string, at time.Time) error
 	EndSession(ctx context.Context, idHash string, audit *model.AuditEvent) error
 	DeleteStaleSessions(ctx context.Context, idleBefore, createdBefore time.Time) (int64, error)
-	LoginThrottle(ctx context.Context, username string) (*model.LoginThrottle, error)
-	RecordLoginFailure(ctx context.Context, username string, fail func(*model.LoginThrottle), audit *model.AuditEvent) (*model.LoginThrottle, error)
+	AddAuditEvent(ctx context.Context, e *model.AuditEvent) error
+	AttemptStore
+}
+
+// AttemptStore counts the attempts at the doors that take passwords, in
+// the database that every instance shares (see store/attempts.go).
+type AttemptStore interface {
+	CountAttempt(ctx context.Context, kind model.AttemptKind, key string, p model.AttemptPolicy) (model.AttemptVerdict, error)
+	ForgiveAttempt(ctx context.Context, kind model.AttemptKind, key string, p model.AttemptPolicy) error
+	ClearAttempts(ctx context.Context, kind model.AttemptKind, key string) error
+	LookupAttempts(ctx context.Context, kind model.AttemptKind, key string) (model.AttemptVerdict, error)
+}
+
+// KeyedHasher hashes a value under a named sub-key of the master key
+// (pki.MasterKey does).
+type KeyedHasher interface {
+	KeyedHash(purpose, value string) string
 }
 
 // Sessions signs people in and out and recognises them on each request.
+// Its Attempts bound wrong passwords: Portal per user name and address,
+// PortalUser per user name from any address.
 type Sessions struct {
 	Store    SessionStore
 	Now      func() time.Time
 	Rand     io.Reader
 	Log      *slog.Logger // when the request carries no logger (see LogFrom)
-	Throttle model.ThrottlePolicy
+	Attempts model.AttemptPolicies
+	// Passwords checks passwords, a few at a time.
+	Passwords *PasswordChecker
+	// Keys hash the user names attempts are counted under, so that a name
+	// that is no user's (people type passwords into that field) is never
+	// stored.
+	Keys KeyedHasher
 	// Observer counts failed sign-ins and lockouts; nil counts nothing.
 	Observer Observer
 }
+
+// attemptsPurpose names the sub-key that user names are hashed under.
+const attemptsPurpose = "attempts"
 
 // randomToken returns n random bytes, base64url encoded.
 func (s *Sessions) randomToken(n int) (string, error) {
@@ -161,7 +188,10 @@ func (s *Sessions) ShowSignIn(c echo.Context) error {
 	return Render(c, http.StatusOK, views.SignIn(views.SignInProps{Page: PageFor(c, "Sign in", ""), Next: safeNext(c.QueryParam("next"))}))
 }
 
-// SignIn handles "POST /signin".
+// SignIn handles "POST /signin". Each attempt is counted before its
+// password is checked, per user name and address and per user name alone,
+// so that neither concurrent nor spread-out guesses get more checks than
+// Attempts allow; a success clears both counts.
 func (s *Sessions) SignIn(c echo.Context) error {
 	ctx := c.Request().Context()
 	p := views.SignInProps{Page: PageFor(c, "Sign in", ""), Username: formValue(c, "username"), Next: safeNext(c.FormValue("next"))}
@@ -173,18 +203,36 @@ func (s *Sessions) SignIn(c echo.Context) error {
 		p.Error = "Enter your user name and password."
 		return Render(c, http.StatusUnprocessableEntity, views.SignIn(p))
 	}
-	now := s.Now()
-	th, err := s.Store.LoginThrottle(ctx, p.Username)
+	client := c.RealIP()
+	nameHash := s.Keys.KeyedHash(attemptsPurpose, p.Username)
+	pairKey := nameHash + "|" + client
+	v, err := s.Store.CountAttempt(ctx, model.AttemptPortal, pairKey, s.Attempts.Portal)
 	if err != nil {
 		return err
 	}
-	if wait, locked := s.Throttle.Wait(th, now); wait > 0 {
-		if locked {
-			p.Error = fmt.Sprintf("Too many failed sign-ins: this user name is locked for %s. Try again later or ask an administrator.", roundUp(wait, time.Minute))
-		} else {
-			p.Error = fmt.Sprintf("Too many failed sign-ins. Wait %s before trying again.", roundUp(wait, time.Second))
-		}
+	if v.Refused {
+		p.Error = fmt.Sprintf("Too many failed sign-ins for this user name from your address: it is locked there for %s. Try again later.", inMinutes(v.RetryAfter))
 		return Render(c, http.StatusTooManyRequests, views.SignIn(p))
+	}
+	uv, err := s.Store.CountAttempt(ctx, model.AttemptPortalUser, nameHash, s.Attempts.PortalUser)
+	if err != nil {
+		return err
+	}
+	// forgive takes back the counts of an attempt whose password was
+	// never checked.
+	forgive := func(user bool) {
+		s.forgive(ctx, model.AttemptPortal, pairKey, s.Attempts.Portal)
+		if user {
+			s.forgive(ctx, model.AttemptPortalUser, nameHash, s.Attempts.PortalUser)
+		}
+	}
+	if uv.Refused {
+		forgive(false)
+		p.Error = fmt.Sprintf("Too many failed sign-ins for this user name: it is locked for %s. Try again later.", inMinutes(uv.RetryAfter))
+		return Render(c, http.StatusTooManyRequests, views.SignIn(p))
+	}
+	if err := sleep(ctx, max(v.Delay, uv.Delay)); err != nil {
+		return nil // the browser went away
 	}
 	u, err := s.Store.FindUserByUsername(ctx, p.Username)
 	if err != nil && model.ErrorCode(err) != model.ENOTFOUND {
@@ -194,21 +242,25 @@ func (s *Sessions) SignIn(c echo.Context) error {
 	if u != nil {
 		hash = []byte(u.PasswordHash)
 	}
-	ok := bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil && u != nil && !u.Disabled
-	if !ok {
-		th, err := s.Store.RecordLoginFailure(ctx, p.Username, func(t *model.LoginThrottle) { s.Throttle.Fail(t, now) },
-			&model.AuditEvent{Actor: p.Username, Action: "user.signin.fail", ClientAddr: c.RealIP(), Detail: "wrong user name or password, or account disabled"})
-		if err != nil {
-			return err
-		}
-		p.Error = "The user name or password is wrong."
-		observer(s.Observer).AuthFailure(AuthPortal)
-		if _, locked := s.Throttle.Wait(th, now); locked {
-			observer(s.Observer).Lockout(AuthPortal)
-			p.Error = fmt.Sprintf("Too many failed sign-ins: this user name is locked for %s.", roundUp(s.Throttle.LockFor, time.Minute))
-		}
-		return Render(c, http.StatusUnprocessableEntity, views.SignIn(p))
+	ok, err := s.Passwords.Check(ctx, hash, password)
+	if errors.Is(err, ErrBusy) {
+		forgive(true)
+		c.Response().Header().Set(echo.HeaderRetryAfter, "1")
+		p.Error = "The server is busy checking other sign-ins. Try again in a moment."
+		return Render(c, http.StatusServiceUnavailable, views.SignIn(p))
+	} else if err != nil {
+		return nil // the browser went away
 	}
+	if !ok || u == nil || u.Disabled {
+		return s.signInFailed(c, p, u, nameHash, v, uv)
+	}
+	if err := s.Store.ClearAttempts(ctx, model.AttemptPortal, pairKey); err != nil {
+		return err
+	}
+	if err := s.Store.ClearAttempts(ctx, model.AttemptPortalUser, nameHash); err != nil {
+		return err
+	}
+	now := s.Now()
 	id, err := s.randomToken(32)
 	if err != nil {
 		return err
@@ -222,9 +274,9 @@ func (s *Sessions) SignIn(c echo.Context) error {
 		replaces = hashSessionID(ck.Value)
 	}
 	sess := &model.Session{IDHash: hashSessionID(id), UserID: u.ID, CSRFToken: csrf, CreatedAt: now, LastSeenAt: now,
-		ClientAddr: c.RealIP(), UserAgent: truncate(c.Request().UserAgent(), 200)}
-	if err := s.Store.StartSession(ctx, sess, u.Username, replaces,
-		&model.AuditEvent{Actor: u.Username, Action: "user.signin", ClientAddr: c.RealIP(), Target: "user " + u.Username}); err != nil {
+		ClientAddr: client, UserAgent: truncate(c.Request().UserAgent(), 200)}
+	if err := s.Store.StartSession(ctx, sess, replaces,
+		&model.AuditEvent{Actor: u.Username, Action: "user.signin", ClientAddr: client, Target: "user " + u.Username}); err != nil {
 		return err
 	}
 	c.SetCookie(s.cookie(c, SessionCookie, id, 0))
@@ -232,6 +284,52 @@ func (s *Sessions) SignIn(c echo.Context) error {
 		LogFrom(ctx, s.Log).Error("delete stale sessions", "err", err)
 	}
 	return seeOther(c, p.Next)
+}
+
+// signInFailed answers a wrong password (or an unknown or disabled user)
+// and records it: each failure in the audit log, and once more when it
+// locks the name. A name that is no user's appears only as its keyed hash.
+func (s *Sessions) signInFailed(c echo.Context, p views.SignInProps, u *model.User, nameHash string, v, uv model.AttemptVerdict) error {
+	ctx := c.Request().Context()
+	client := c.RealIP()
+	actor, detail := p.Username, "wrong password, or account disabled"
+	if u == nil {
+		actor, detail = "unknown user "+nameHash[:16], "no user has that name (it is kept only as a keyed hash)"
+	}
+	if err := s.Store.AddAuditEvent(ctx, &model.AuditEvent{Actor: actor, Action: "user.signin.fail", ClientAddr: client, Detail: detail}); err != nil {
+		return err
+	}
+	observer(s.Observer).AuthFailure(AuthPortal)
+	p.Error = "The user name or password is wrong."
+	if !v.Locks && !uv.Locks {
+		return Render(c, http.StatusUnprocessableEntity, views.SignIn(p))
+	}
+	observer(s.Observer).Lockout(AuthPortal)
+	var retry time.Duration
+	if v.Locks {
+		retry = v.RetryAfter
+		detail = fmt.Sprintf("%d failed sign-ins from this address since %s; refused from it for %s", v.Count, v.Since.UTC().Format(time.RFC3339), inMinutes(retry))
+		p.Error = fmt.Sprintf("Too many failed sign-ins for this user name from your address: it is locked there for %s.", inMinutes(retry))
+	}
+	if uv.Locks {
+		retry = max(retry, uv.RetryAfter)
+		detail = fmt.Sprintf("%d failed sign-ins from any address since %s; refused from all for %s", uv.Count, uv.Since.UTC().Format(time.RFC3339), inMinutes(uv.RetryAfter))
+		p.Error = fmt.Sprintf("Too many failed sign-ins for this user name: it is locked for %s.", inMinutes(uv.RetryAfter))
+	}
+	LogFrom(ctx, s.Log).Warn("portal sign-in locked after repeated failures", "user_known", u != nil, "client", client,
+		"address_locked", v.Locks, "user_locked", uv.Locks, "retry_after_s", seconds(retry))
+	if err := s.Store.AddAuditEvent(ctx, &model.AuditEvent{Actor: actor, Action: "user.signin.lockout", ClientAddr: client, Detail: detail}); err != nil {
+		return err
+	}
+	return Render(c, http.StatusUnprocessableEntity, views.SignIn(p))
+}
+
+// forgive takes back an attempt that was counted but never checked; a
+// failure to is only logged, since the count then errs on the safe side.
+func (s *Sessions) forgive(ctx context.Context, kind model.AttemptKind, key string, p model.AttemptPolicy) {
+	if err := s.Store.ForgiveAttempt(context.WithoutCancel(ctx), kind, key, p); err != nil {
+		LogFrom(ctx, s.Log).Error("forgive attempt", "kind", string(kind), "err", err)
+	}
 }
 
 // SignOut handles "POST /signout".
@@ -279,8 +377,12 @@ func RequireRole(roles ...string) echo.MiddlewareFunc {
 	}
 }
 
-func roundUp(d, unit time.Duration) time.Duration {
-	return (d + unit - 1).Truncate(unit)
+// inMinutes says d in whole minutes, rounded up: "1 minute", "15 minutes".
+func inMinutes(d time.Duration) string {
+	if m := minutes(d); m != 1 {
+		return fmt.Sprintf("%d minutes", m)
+	}
+	return "1 minute"
 }
 
 func truncate(s string, n int) string {

@@ -4,12 +4,14 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/scepgate/scepgate/model"
 )
 
 // TestProtocolResolve walks the protocol paths through the one router:
 // which paths reach which handler, and what the others answer.
 func TestProtocolResolve(t *testing.T) {
-	env := newNDESEnv(t, DefaultNDESLimits)
+	env := newNDESEnv(t, model.DefaultNDESAttempts)
 	creds := func(path string) ndesRequest {
 		return ndesRequest{path: path, user: ndesTestUser, pass: ndesTestPassword}
 	}

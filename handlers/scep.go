@@ -163,6 +163,12 @@ func (s *SCEP) answer(c echo.Context, snap *enroll.Snapshot, h *model.Handler, r
 	var refusal *enroll.Refusal
 	switch {
 	case errors.As(err, &refusal):
+		if refusal.WrongChallenge {
+			observer(s.Observer).AuthFailure(AuthSCEP)
+		}
+		if refusal.Locks {
+			observer(s.Observer).Lockout(AuthSCEP)
+		}
 		return refused(log, failInfo(refusal.Code), refusal.Reason), nil
 	case errors.Is(err, enroll.ErrPending):
 		log.Info("scep request pending approval")

@@ -50,9 +50,17 @@ type fixture struct {
 	srv   *httptest.Server
 	clock *testclock.Clock
 	admin *admin.Service
+	env   *testenv.Env
 }
 
 func newFixture(t testing.TB) *fixture {
+	t.Helper()
+	return newFixtureWith(t, testenv.Options{})
+}
+
+// newFixtureWith is newFixture with o's choices; the start, the authority
+// and the seed are newFixture's.
+func newFixtureWith(t testing.TB, o testenv.Options) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	cp := func(name string, f model.CertificateFormat) model.CertificateProcedure {
@@ -86,11 +94,12 @@ func newFixture(t testing.TB) *fixture {
 			{Handler: model.Handler{Name: "short", Filter: "short", Format: model.HandlerSCEP, Enabled: true}, TokenProcedure: "short-window"},
 		},
 	}
-	env := testenv.New(t, testenv.Options{Start: time.Now(), Authority: testAuthority(t), Seed: seed})
+	o.Start, o.Authority, o.Seed = time.Now(), testAuthority(t), seed
+	env := testenv.New(t, o)
 	if err := env.DB.SetPublicURL(ctx, env.Server.URL); err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{t: t, db: env.DB, svc: env.Enroll, auth: env.Authority, srv: env.Server, clock: env.Clock, admin: env.Admin}
+	return &fixture{t: t, db: env.DB, svc: env.Enroll, auth: env.Authority, srv: env.Server, clock: env.Clock, admin: env.Admin, env: env}
 }
 
 // testAuthority loads the CA and RA of testdata/, creating them in update mode.

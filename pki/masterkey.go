@@ -29,6 +29,7 @@ const MasterKeyFile = "master.key"
 type MasterKey struct {
 	aead      cipher.AEAD
 	challenge []byte
+	hashes    []byte // the root of KeyedHash's sub-keys
 }
 
 // NewMasterKey derives the encryption and hashing keys from secret.
@@ -53,7 +54,11 @@ func NewMasterKey(secret string) (*MasterKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &MasterKey{aead: aead, challenge: ch}, nil
+	hashes, err := hkdf.Key(sha256.New, []byte(secret), nil, "scepgate keyed hashes v1", 32)
+	if err != nil {
+		return nil, err
+	}
+	return &MasterKey{aead: aead, challenge: ch, hashes: hashes}, nil
 }
 
 // ReadMasterKey returns the master key from env (SCEPGATE_MASTER_KEY) when
@@ -135,5 +140,19 @@ func (m *MasterKey) Open(purpose string, sealed []byte) ([]byte, error) {
 func (m *MasterKey) ChallengeHash(password string) string {
 	h := hmac.New(sha256.New, m.challenge)
 	h.Write([]byte(password))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// KeyedHash returns the hex HMAC-SHA256 of value under a sub-key of the
+// master key named by purpose (such as "attempts"): the same value gives
+// the same hash, so it can be looked up, but without the master key it
+// cannot be guessed offline, and another purpose gives another hash.
+func (m *MasterKey) KeyedHash(purpose, value string) string {
+	key, err := hkdf.Expand(sha256.New, m.hashes, "scepgate "+purpose, 32)
+	if err != nil {
+		panic(err) // only for a key length SHA-256 cannot give
+	}
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte(value))
 	return hex.EncodeToString(h.Sum(nil))
 }

@@ -15,7 +15,7 @@ func TestSessionLifecycle(t *testing.T) {
 	u := testUser(t, db, "alice", model.RoleAdmin)
 
 	s := &model.Session{IDHash: "h1", UserID: u.ID, CSRFToken: "tok", CreatedAt: now, LastSeenAt: now}
-	if err := db.StartSession(ctx, s, "alice", "", &model.AuditEvent{Actor: "alice", Action: "user.signin"}); err != nil {
+	if err := db.StartSession(ctx, s, "", &model.AuditEvent{Actor: "alice", Action: "user.signin"}); err != nil {
 		t.Fatalf("start: %v", err)
 	}
 	got, err := db.FindSession(ctx, "h1")
@@ -36,7 +36,7 @@ func TestSessionLifecycle(t *testing.T) {
 
 	// A new sign-in from the same browser replaces the old session.
 	s2 := &model.Session{IDHash: "h2", UserID: u.ID, CSRFToken: "tok2", CreatedAt: later, LastSeenAt: later}
-	if err := db.StartSession(ctx, s2, "alice", "h1", nil); err != nil {
+	if err := db.StartSession(ctx, s2, "h1", nil); err != nil {
 		t.Fatalf("start again: %v", err)
 	}
 	if _, err := db.FindSession(ctx, "h1"); model.ErrorCode(err) != model.ENOTFOUND {
@@ -62,7 +62,7 @@ func TestDeleteStaleSessions(t *testing.T) {
 		{IDHash: "old", CreatedAt: now.Add(-13 * time.Hour), LastSeenAt: now},
 	} {
 		s.UserID, s.CSRFToken = u.ID, "t"
-		if err := db.StartSession(ctx, &s, "bob", "", nil); err != nil {
+		if err := db.StartSession(ctx, &s, "", nil); err != nil {
 			t.Fatalf("start %s: %v", s.IDHash, err)
 		}
 	}
@@ -72,60 +72,5 @@ func TestDeleteStaleSessions(t *testing.T) {
 	}
 	if _, err := db.FindSession(ctx, "fresh"); err != nil {
 		t.Errorf("fresh session: %v, want kept", err)
-	}
-}
-
-func TestLoginThrottle(t *testing.T) {
-	ctx := context.Background()
-	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	db := openTestDB(t, &now)
-	p := model.DefaultThrottlePolicy
-
-	th, err := db.LoginThrottle(ctx, "carol")
-	if err != nil || th.Failures != 0 {
-		t.Fatalf("fresh throttle %+v, %v; want zero", th, err)
-	}
-	for i := 1; i <= p.LockAfter; i++ {
-		if _, err := db.RecordLoginFailure(ctx, "carol", func(t *model.LoginThrottle) { p.Fail(t, now) }, nil); err != nil {
-			t.Fatalf("failure %d: %v", i, err)
-		}
-	}
-	got, err := db.LoginThrottle(ctx, "carol")
-	if err != nil {
-		t.Fatal(err)
-	}
-	wait, locked := p.Wait(got, now)
-	if !locked || wait != p.LockFor {
-		t.Errorf("after %d failures: wait %v locked %v, want %v locked", p.LockAfter, wait, locked, p.LockFor)
-	}
-
-	// A successful sign-in forgets the failures.
-	u := testUser(t, db, "carol", model.RoleAuditor)
-	if err := db.StartSession(ctx, &model.Session{IDHash: "c", UserID: u.ID, CSRFToken: "t", CreatedAt: now, LastSeenAt: now}, "carol", "", nil); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ = db.LoginThrottle(ctx, "carol"); got.Failures != 0 || got.LockedUntil != nil {
-		t.Errorf("after sign-in: %+v, want no failures", got)
-	}
-}
-
-func TestLoginThrottlePruned(t *testing.T) {
-	ctx := context.Background()
-	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	db := openTestDB(t, &now)
-	p := model.DefaultThrottlePolicy
-	fail := func(name string) {
-		if _, err := db.RecordLoginFailure(ctx, name, func(t *model.LoginThrottle) { p.Fail(t, now) }, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	fail("old-guess")
-	now = now.Add(25 * time.Hour)
-	fail("new-guess")
-	if th, _ := db.LoginThrottle(ctx, "old-guess"); th.Failures != 0 {
-		t.Errorf("failures of a day ago kept: %+v, want pruned", th)
-	}
-	if th, _ := db.LoginThrottle(ctx, "new-guess"); th.Failures != 1 {
-		t.Errorf("new failure: %+v, want 1", th)
 	}
 }

@@ -36,7 +36,7 @@ func TestUsers(t *testing.T) {
 	if u, _ := db.FindUser(ctx, a.ID); u.Disabled {
 		t.Errorf("the refused change was kept")
 	}
-	if err := db.StartSession(ctx, &model.Session{IDHash: "s", UserID: a.ID, CSRFToken: "t", CreatedAt: now, LastSeenAt: now}, "root", "", nil); err != nil {
+	if err := db.StartSession(ctx, &model.Session{IDHash: "s", UserID: a.ID, CSRFToken: "t", CreatedAt: now, LastSeenAt: now}, "", nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.ChangeUser(ctx, a.ID, model.UserChange{PasswordHash: "y"}, nil); err != nil {

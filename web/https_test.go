@@ -74,13 +74,13 @@ func newGateway(t *testing.T, configure func(*web.Config), wrap func(http.Handle
 	log := slog.New(slog.DiscardHandler)
 	svc := enroll.NewService(db, mk, enroll.Options{Logger: log})
 	// Lock a client out at its 3rd wrong password, without slowing down.
-	limits := handlers.NDESLimits{Window: time.Hour, SlowAfter: 100, LockAfter: 3, LockFor: time.Hour}
+	limits := model.AttemptPolicy{FreeFailures: 100, LockAfter: 3, LockFor: time.Hour, Window: time.Hour}
 	cfg := web.Config{
 		Log: log,
 		Protocol: &handlers.Protocol{Snapshots: svc, SCEP: &handlers.SCEP{Service: svc, Log: log},
-			NDES: handlers.NewNDES(handlers.NDESConfig{Service: svc, Log: log, Limits: limits})},
+			NDES: handlers.NewNDES(handlers.NDESConfig{Service: svc, Log: log, Attempts: db, Policy: limits})},
 		Publisher: &handlers.Publisher{Service: svc},
-		Portal: web.NewPortal(web.PortalDeps{Store: db, Service: svc, Now: time.Now, Rand: rand.Reader, Log: log, Throttle: model.DefaultThrottlePolicy,
+		Portal: web.NewPortal(web.PortalDeps{Store: db, Service: svc, Now: time.Now, Rand: rand.Reader, Log: log, Keys: mk,
 			Admin: admin.New(db, svc, mk, admin.Options{BcryptCost: bcrypt.MinCost})}),
 	}
 	if configure != nil {

@@ -65,9 +65,9 @@ func NewMetrics(cfg MetricsConfig) *Metrics {
 		ndesFull: counter("scepgate_ndes_cache_full_total",
 			"NDES passwords refused because the handler's cap of unused passwords was reached.", "handler"),
 		lockouts: counter("scepgate_lockouts_total",
-			"Lockouts after repeated wrong passwords: of a client address at an NDES challenge handler (ndes), of a user name at the portal's sign-in (portal).", "kind"),
+			"Lockouts after repeated wrong passwords: of a client address at an NDES challenge handler (ndes) or at SCEP handlers (scep), of a user name at the portal's sign-in, from one address or from all (portal).", "kind"),
 		authFailures: counter("scepgate_auth_failures_total",
-			"Wrong passwords: NDES Basic credentials (ndes), portal sign-ins (portal).", "kind"),
+			"Wrong passwords: NDES Basic credentials (ndes), portal sign-ins (portal), challenge passwords at SCEP handlers (scep).", "kind"),
 		// Counted by the error handler: requests answered with an
 		// internal error (HTTP 500), which are almost all errors a store
 		// call returned that are not model errors (the database failed,
@@ -82,7 +82,7 @@ func NewMetrics(cfg MetricsConfig) *Metrics {
 			Help:    "HTTP requests by route pattern (not the URL), method and status code.",
 			Buckets: prometheus.DefBuckets}, []string{"route", "method", "code"}),
 	}
-	for _, kind := range []string{handlers.AuthNDES, handlers.AuthPortal} {
+	for _, kind := range []string{handlers.AuthNDES, handlers.AuthPortal, handlers.AuthSCEP} {
 		m.lockouts.WithLabelValues(kind)
 		m.authFailures.WithLabelValues(kind)
 	}

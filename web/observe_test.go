@@ -106,10 +106,12 @@ func newObserved(t *testing.T) *observed {
 	logs := &logBuffer{}
 	env := testenv.New(t, testenv.Options{Start: time.Now(), Seed: seed, Metrics: true,
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		// The third wrong password locks the address out, at once.
-		NDESLimits: handlers.NDESLimits{Window: time.Hour, SlowAfter: 100, SlowStep: time.Millisecond, MaxDelay: time.Millisecond, LockAfter: 3, LockFor: time.Hour},
-		// The second wrong password locks the user name.
-		Throttle: model.ThrottlePolicy{FreeFailures: 10, LockAfter: 2, LockFor: time.Hour, Forget: time.Hour},
+		Attempts: model.AttemptPolicies{
+			// The third wrong password locks the address out, at once.
+			NDES: model.AttemptPolicy{FreeFailures: 100, LockAfter: 3, LockFor: time.Hour, Window: time.Hour},
+			// The second wrong password locks the user name.
+			Portal: model.AttemptPolicy{FreeFailures: 10, LockAfter: 2, LockFor: time.Hour, Window: time.Hour},
+		},
 	})
 	if err := env.DB.SetPublicURL(ctx, env.Server.URL); err != nil {
 		t.Fatal(err)

@@ -54,7 +54,12 @@ type PortalDeps struct {
 	Now      func() time.Time
 	Rand     io.Reader
 	Log      *slog.Logger
-	Throttle model.ThrottlePolicy
+	Attempts model.AttemptPolicies // wrong sign-in passwords: Portal and PortalUser (zero: the defaults)
+	// Passwords checks sign-in passwords, a few at a time; share it with
+	// the NDES handlers (nil: one of the portal's own).
+	Passwords *handlers.PasswordChecker
+	// Keys hash the user names sign-in attempts are counted under.
+	Keys handlers.KeyedHasher
 	// Observer counts sign-in failures, lockouts and NDES passwords.
 	Observer handlers.Observer
 }
@@ -62,8 +67,11 @@ type PortalDeps struct {
 // NewPortal returns the portal's handlers over d.
 func NewPortal(d PortalDeps) *Portal {
 	ca := &handlers.CAPage{Snapshot: d.Service, Now: d.Now}
+	if d.Passwords == nil {
+		d.Passwords = handlers.NewPasswordChecker(handlers.PasswordCheckerConfig{})
+	}
 	return &Portal{
-		Sessions:      &handlers.Sessions{Store: d.Store, Now: d.Now, Rand: d.Rand, Log: d.Log, Throttle: d.Throttle, Observer: d.Observer},
+		Sessions:      &handlers.Sessions{Store: d.Store, Now: d.Now, Rand: d.Rand, Log: d.Log, Attempts: d.Attempts.OrDefaults(), Passwords: d.Passwords, Keys: d.Keys, Observer: d.Observer},
 		Dashboard:     &handlers.Dashboard{Store: d.Store, Snapshot: d.Service, Now: d.Now},
 		CA:            ca,
 		CAImport:      &handlers.CAImport{Admin: d.Admin, Page: ca},

@@ -30,11 +30,18 @@ type portal struct {
 	clock *testclock.Clock
 	srv   *httptest.Server
 	admin *admin.Service
+	env   *testenv.Env
 }
 
 const testPassword = "correct horse battery"
 
 func newPortal(t *testing.T) *portal {
+	t.Helper()
+	return newPortalWith(t, testenv.Options{})
+}
+
+// newPortalWith is newPortal with o's choices; the seed is newPortal's.
+func newPortalWith(t *testing.T, o testenv.Options) *portal {
 	t.Helper()
 	hash := testenv.Hash(t, testPassword)
 	seed := &store.Seed{
@@ -47,8 +54,9 @@ func newPortal(t *testing.T) *portal {
 	for _, u := range []struct{ name, role string }{{"admin", model.RoleAdmin}, {"helpdesk", model.RoleHelpdesk}, {"auditor", model.RoleAuditor}} {
 		seed.Users = append(seed.Users, model.User{Username: u.name, PasswordHash: hash, Role: u.role})
 	}
-	env := testenv.New(t, testenv.Options{Seed: seed})
-	return &portal{t: t, db: env.DB, svc: env.Enroll, clock: env.Clock, srv: env.Server, admin: env.Admin}
+	o.Seed = seed
+	env := testenv.New(t, o)
+	return &portal{t: t, db: env.DB, svc: env.Enroll, clock: env.Clock, srv: env.Server, admin: env.Admin, env: env}
 }
 
 // browser is one cookie jar that does not follow redirects.
@@ -240,37 +248,6 @@ func TestSessionExpiry(t *testing.T) {
 	if got := b.get("/ca"); got.status != http.StatusSeeOther {
 		t.Errorf("fail/absolute 12 hours: status %d, want 303 to sign in", got.status)
 	}
-}
-
-func TestSignInThrottle(t *testing.T) {
-	p := newPortal(t)
-	b := p.browser()
-	pol := model.DefaultThrottlePolicy
-	wrong := url.Values{"username": {"admin"}, "password": {"nope"}}
-	for i := 1; i <= pol.FreeFailures; i++ {
-		if got := b.post("/signin", "/signin", wrong); got.status != http.StatusUnprocessableEntity {
-			t.Fatalf("failure %d: status %d, want 422", i, got.status)
-		}
-	}
-	if got := b.post("/signin", "/signin", wrong); got.status != http.StatusUnprocessableEntity {
-		t.Fatalf("failure %d: status %d, want 422", pol.FreeFailures+1, got.status)
-	}
-	// Now slowed: even the right password waits.
-	got := b.post("/signin", "/signin", url.Values{"username": {"admin"}, "password": {testPassword}})
-	if got.status != http.StatusTooManyRequests || !strings.Contains(got.body, "Wait 5s") {
-		t.Errorf("fail/slowed: status %d, want 429 asking to wait 5s; body %s", got.status, got.body)
-	}
-	for i := pol.FreeFailures + 2; i <= pol.LockAfter; i++ {
-		p.clock.Add(time.Minute)
-		b.post("/signin", "/signin", wrong)
-	}
-	p.clock.Add(time.Minute)
-	got = b.post("/signin", "/signin", url.Values{"username": {"admin"}, "password": {testPassword}})
-	if got.status != http.StatusTooManyRequests || !strings.Contains(got.body, "locked") {
-		t.Errorf("fail/locked: status %d, want 429 saying locked; body %s", got.status, got.body)
-	}
-	p.clock.Add(pol.LockFor)
-	b.signIn("admin")
 }
 
 func TestRolesAndErrorPages(t *testing.T) {

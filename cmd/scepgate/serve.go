@@ -14,6 +14,7 @@ import (
 
 	"github.com/scepgate/scepgate/enroll"
 	"github.com/scepgate/scepgate/handlers"
+	"github.com/scepgate/scepgate/model"
 	"github.com/scepgate/scepgate/web"
 	"github.com/spf13/cobra"
 )
@@ -183,13 +184,17 @@ func runServe(ctx context.Context, cl *cli, f serveFlags) error {
 	if err != nil {
 		return err
 	}
+	// One bound on bcrypt work for the portal's sign-in and the NDES
+	// handlers' credentials together.
+	passwords := handlers.NewPasswordChecker(handlers.PasswordCheckerConfig{})
 	ec := web.New(web.Config{
 		Log: log,
 		Protocol: &handlers.Protocol{Snapshots: svc,
 			SCEP: &handlers.SCEP{Service: svc, Log: log, Observer: observer(metrics)},
-			NDES: handlers.NewNDES(handlers.NDESConfig{Service: svc, Log: log, Observer: observer(metrics)})},
+			NDES: handlers.NewNDES(handlers.NDESConfig{Service: svc, Attempts: e.db, Policy: model.DefaultNDESAttempts, Passwords: passwords,
+				Log: log, Observer: observer(metrics)})},
 		Publisher:      &handlers.Publisher{Service: svc},
-		Portal:         newPortal(e, svc, log, observer(metrics)),
+		Portal:         newPortal(e, svc, log, observer(metrics), passwords),
 		Metrics:        metrics,
 		ServeMetrics:   f.metrics.onMain,
 		Ready:          &web.Readiness{DB: e.db, Snapshots: svc},

@@ -9,12 +9,18 @@ package testenv
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
+	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the pgx driver for database/sql, for PostgresDSN
 
 	"github.com/labstack/echo/v4"
 	"github.com/scepgate/scepgate/admin"
@@ -40,12 +46,12 @@ type Options struct {
 	Seed *store.Seed
 	// Logger receives the server's logs (discarded by default).
 	Logger *slog.Logger
-	// NDESLimits bound wrong NDES credentials (handlers.DefaultNDESLimits
-	// by default).
-	NDESLimits handlers.NDESLimits
-	// Throttle bounds wrong portal sign-ins (model.DefaultThrottlePolicy by
-	// default).
-	Throttle model.ThrottlePolicy
+	// Attempts bound wrong passwords at the portal's sign-in, NDES
+	// credentials and SCEP challenges (zero policies take the defaults).
+	Attempts model.AttemptPolicies
+	// Passwords checks passwords for the portal and the NDES handlers (by
+	// default a checker with the default slots).
+	Passwords *handlers.PasswordChecker
 	// DSN is the database (a SQLite file in a temporary folder by default).
 	DSN string
 	// Metrics counts what the handlers decide and serves /metrics.
@@ -54,6 +60,7 @@ type Options struct {
 
 // Env is one running stack.
 type Env struct {
+	DSN       string // the database
 	DB        *store.DB
 	MasterKey *pki.MasterKey
 	Clock     *testclock.Clock
@@ -64,6 +71,8 @@ type Env struct {
 	Server    *httptest.Server
 	Log       *slog.Logger
 	Metrics   *web.Metrics // nil unless Options.Metrics
+
+	opts Options // for Twin
 }
 
 // MasterSecret is the master key of every test environment.
@@ -79,18 +88,12 @@ func New(t testing.TB, o Options) *Env {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.Throttle == (model.ThrottlePolicy{}) {
-		o.Throttle = model.DefaultThrottlePolicy
-	}
+	o.Attempts = o.Attempts.OrDefaults()
 	if o.DSN == "" {
 		o.DSN = filepath.Join(t.TempDir(), "scepgate.db")
 	}
 	clk := testclock.New(o.Start)
-	db, err := store.Open(ctx, o.DSN, clk.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	db := open(t, o.DSN, clk)
 	mk, err := pki.NewMasterKey(MasterSecret)
 	if err != nil {
 		t.Fatal(err)
@@ -114,8 +117,38 @@ func New(t testing.TB, o Options) *Env {
 			t.Fatal(err)
 		}
 	}
+	return start(t, o, db, mk, clk, a)
+}
+
+// Twin starts a second stack over e's database, as another instance behind
+// the same load balancer: its own database handle, enrollment service,
+// handlers, caches and server, with e's clock, master key, CA and options.
+// It shares e's password checker only when the options named one.
+func (e *Env) Twin(t testing.TB) *Env {
+	t.Helper()
+	return start(t, e.opts, open(t, e.DSN, e.Clock), e.MasterKey, e.Clock, e.Authority)
+}
+
+func open(t testing.TB, dsn string, clk *testclock.Clock) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), dsn, clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// start builds the service, the admin operations and the Echo instance
+// over db, and serves them.
+func start(t testing.TB, o Options, db *store.DB, mk *pki.MasterKey, clk *testclock.Clock, a *pki.Authority) *Env {
+	t.Helper()
 	log := o.Logger
-	svc := enroll.NewService(db, mk, enroll.Options{Logger: log, Now: clk.Now})
+	passwords := o.Passwords
+	if passwords == nil {
+		passwords = handlers.NewPasswordChecker(handlers.PasswordCheckerConfig{})
+	}
+	svc := enroll.NewService(db, mk, enroll.Options{Logger: log, Now: clk.Now, Attempts: o.Attempts.SCEP})
 	ops := admin.New(db, svc, mk, admin.Options{Now: clk.Now, BcryptCost: bcrypt.MinCost})
 	var m *web.Metrics
 	var observer handlers.Observer = handlers.NopObserver{}
@@ -126,16 +159,51 @@ func New(t testing.TB, o Options) *Env {
 	e := web.New(web.Config{
 		Log: log,
 		Protocol: &handlers.Protocol{Snapshots: svc, SCEP: &handlers.SCEP{Service: svc, Log: log, Observer: observer},
-			NDES: handlers.NewNDES(handlers.NDESConfig{Service: svc, Log: log, Now: clk.Now, Limits: o.NDESLimits, Observer: observer})},
+			NDES: handlers.NewNDES(handlers.NDESConfig{Service: svc, Attempts: db, Policy: o.Attempts.NDES, Passwords: passwords,
+				Log: log, Now: clk.Now, Observer: observer})},
 		Publisher: &handlers.Publisher{Service: svc},
 		Portal: web.NewPortal(web.PortalDeps{Store: db, Service: svc, Admin: ops, Now: clk.Now, Rand: rand.Reader,
-			Log: log, Throttle: o.Throttle, Observer: observer}),
+			Log: log, Attempts: o.Attempts, Passwords: passwords, Keys: mk, Observer: observer}),
 		Metrics: m, ServeMetrics: m != nil,
 		Ready: &web.Readiness{DB: db, Snapshots: svc},
 	})
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
-	return &Env{DB: db, MasterKey: mk, Clock: clk, Authority: a, Enroll: svc, Admin: ops, Echo: e, Server: srv, Log: log, Metrics: m}
+	return &Env{DSN: o.DSN, DB: db, MasterKey: mk, Clock: clk, Authority: a, Enroll: svc, Admin: ops, Echo: e, Server: srv,
+		Log: log, Metrics: m, opts: o}
+}
+
+// PostgresDSN returns the URL of a new, empty PostgreSQL database, dropped
+// when the test ends, on the server whose maintenance database
+// SCEPGATE_TEST_POSTGRES names (scripts/test-postgres.sh prints one); it
+// skips the test when that is not set.
+func PostgresDSN(t testing.TB) string {
+	t.Helper()
+	admin := os.Getenv("SCEPGATE_TEST_POSTGRES")
+	if admin == "" {
+		t.Skip("SCEPGATE_TEST_POSTGRES is not set; scripts/test-postgres.sh says how to get a server")
+	}
+	u, err := url.Parse(admin)
+	if err != nil {
+		t.Fatalf("SCEPGATE_TEST_POSTGRES: %v", err)
+	}
+	conn, err := sql.Open("pgx", admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	name := fmt.Sprintf("scepgate_testenv_%d", time.Now().UnixNano())
+	if _, err := conn.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatalf("create test database: %v", err)
+	}
+	t.Cleanup(func() {
+		if c, err := sql.Open("pgx", admin); err == nil {
+			_, _ = c.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+			_ = c.Close()
+		}
+	})
+	u.Path = "/" + name
+	return u.String()
 }
 
 // Hash returns a cheap bcrypt hash of password, for seeded users and NDES
