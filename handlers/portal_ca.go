@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -125,7 +126,9 @@ func (h *CAImport) Import(c echo.Context) error {
 	if msg != "" {
 		errs["ra_p12"] = msg
 	}
-	if c.FormValue("confirm") != "on" {
+	// The box must be ticked; the dialog portal.js shows adds
+	// confirm=yes, which does not stand in for it.
+	if f, _ := c.FormParams(); !slices.Contains(f["confirm"], "on") {
 		errs["confirm"] = "Confirm that devices will get certificates from the new CA from now on."
 	}
 	if len(errs) > 0 {

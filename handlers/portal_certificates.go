@@ -101,6 +101,20 @@ func (h *Certificates) Revoke(c echo.Context) error {
 	if err != nil {
 		return h.show(c, http.StatusUnprocessableEntity, views.FieldErrors{"reason": "Choose a reason."})
 	}
+	cert, err := h.Store.FindCertificate(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	// Only what can be done asks first; the rest gets its message from
+	// the operation.
+	if cert.State == model.CertActive && views.RevocationReason(reason) != "" {
+		if ok, err := confirmed(c, views.Confirmation{Page: views.Page{Nav: "certificates"},
+			Title:   "Revoke certificate " + views.Serial(cert.Serial),
+			Message: "Certificate " + views.Serial(cert.Serial) + " (" + cert.Subject + ") will be revoked for the reason “" + views.RevocationReason(reason) + "”. The CRL lists it from now on and relying parties stop trusting it. This cannot be undone.",
+			Button:  "Revoke the certificate", Cancel: "/certificates/" + strconv.FormatInt(id, 10)}); !ok {
+			return err
+		}
+	}
 	if _, err := h.Revoker.RevokeCertificate(c.Request().Context(), adminActor(c), id, reason); err != nil {
 		if fe, ok := formErrors(err); ok {
 			status := http.StatusUnprocessableEntity

@@ -95,6 +95,18 @@ func (h *Registrations) Cancel(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	r, err := h.Store.FindRegistration(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	if r.State == model.StateOpen {
+		if ok, err := confirmed(c, views.Confirmation{Page: views.Page{Nav: "registrations"},
+			Title:   "Cancel registration " + strconv.FormatInt(id, 10),
+			Message: "Registration " + strconv.FormatInt(id, 10) + registrationLabel(r) + " will be cancelled: its challenge password no longer enrolls a device. This cannot be undone; hand out a new password instead.",
+			Button:  "Cancel the registration", Cancel: "/registrations/" + strconv.FormatInt(id, 10)}); !ok {
+			return err
+		}
+	}
 	err = h.Decider.CancelRegistration(c.Request().Context(), adminActor(c), id)
 	if model.ErrorCode(err) == model.ECONFLICT {
 		return h.show(c, http.StatusConflict, model.ErrorMessage(err))
@@ -102,4 +114,18 @@ func (h *Registrations) Cancel(c echo.Context) error {
 		return err
 	}
 	return done(c, "/registrations/"+strconv.FormatInt(id, 10), "The registration was cancelled.")
+}
+
+// registrationLabel names what a registration is for, as " (for CN
+// laptop7)", or "".
+func registrationLabel(r *model.Registration) string {
+	switch {
+	case r.SubjectCN != "":
+		return " (for " + r.SubjectCN + ")"
+	case r.DNSName != "":
+		return " (for " + r.DNSName + ")"
+	case r.RequestedBy != "":
+		return " (asked for by " + r.RequestedBy + ")"
+	}
+	return ""
 }

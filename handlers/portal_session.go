@@ -143,7 +143,7 @@ func (s *Sessions) CheckCSRF(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		want, got := CSRFToken(c), c.FormValue("csrf")
 		if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {
-			return model.Errorf(model.EFORBIDDEN, "The form was out of date. Go back, reload the page and send it again.")
+			return Render(c, http.StatusForbidden, views.FormExpiredPage(PageFor(c, "The form expired", "")))
 		}
 		return next(c)
 	}

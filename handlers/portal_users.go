@@ -111,6 +111,14 @@ func (h *Users) Change(c echo.Context) error {
 	default:
 		return model.Errorf(model.ENOTFOUND, "There is nothing at this address.")
 	}
+	if c.Param("what") == "disable" && !u.Disabled {
+		if ok, err := confirmed(c, views.Confirmation{Page: views.Page{Nav: "users"},
+			Title:   "Disable " + u.Username,
+			Message: "The account " + u.Username + " (" + u.Role + ") will be disabled: its sessions end now and it can no longer sign in until an administrator enables it again.",
+			Button:  "Disable the account", Cancel: "/users/" + strconv.FormatInt(id, 10)}); !ok {
+			return err
+		}
+	}
 	if err := h.Admin.ChangeUser(ctx, adminActor(c), id, ch); err != nil {
 		if fe, ok := formErrors(err); ok {
 			status := http.StatusUnprocessableEntity

@@ -13,15 +13,46 @@ import (
 func pagerText(p Pager) string {
 	first := int64((p.Page-1)*p.PerPage) + 1
 	last := min(first+int64(p.PerPage)-1, p.Total)
+	if p.Text != "" {
+		return p.Text
+	}
 	return fmt.Sprintf("%d–%d of %d", first, last, p.Total)
 }
 
-// DateTime formats t for tables: UTC to the minute.
+// DateTime formats t as UTC to the second, the text a <time> element
+// shows without JavaScript and its tooltip with it.
 func DateTime(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.UTC().Format("2006-01-02 15:04 UTC")
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+// machineTime is the datetime attribute of a <time> element.
+func machineTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
+
+// Serial prints a serial stored as lower-case hex without leading zeros
+// as openssl does: upper-case, zero-padded to whole bytes.
+func Serial(s string) string {
+	s = strings.ToUpper(s)
+	if len(s)%2 == 1 {
+		s = "0" + s
+	}
+	return s
+}
+
+// SerialColons prints a serial as browsers and openssl x509 -text do:
+// upper-case bytes separated by colons.
+func SerialColons(s string) string {
+	s = Serial(s)
+	var b strings.Builder
+	for i := 0; i < len(s); i += 2 {
+		if i > 0 {
+			b.WriteByte(':')
+		}
+		b.WriteString(s[i : i+2])
+	}
+	return b.String()
 }
 
 // Date formats t as a day.
@@ -97,6 +128,16 @@ func liveSearch(action string) templ.Attributes {
 	}
 }
 
+// confirmAttrs makes portal.js ask msg in a dialog before the form is
+// sent, with button as the label of the button that goes ahead; an empty
+// msg asks nothing.
+func confirmAttrs(msg, button string) templ.Attributes {
+	if msg == "" {
+		return templ.Attributes{}
+	}
+	return templ.Attributes{"data-confirm": msg, "data-confirm-button": button}
+}
+
 // joinPhrases joins phrases as a sentence does: "a", "a and b", "a, b and c".
 func joinPhrases(p []string) string {
 	switch len(p) {
@@ -106,4 +147,13 @@ func joinPhrases(p []string) string {
 		return p[0]
 	}
 	return strings.Join(p[:len(p)-1], ", ") + " and " + p[len(p)-1]
+}
+
+// disableQuestion is what the dialog asks before an enabled handler is
+// disabled; enabling asks nothing.
+func disableQuestion(h model.Handler) string {
+	if !h.Enabled {
+		return ""
+	}
+	return "Disable handler " + h.Name + "? Its URL answers 404 and devices that use it can no longer enroll or renew until it is enabled again."
 }

@@ -118,6 +118,7 @@ func addPortal(e *echo.Echo, p *Portal) {
 	}
 	e.GET("/signin", s.ShowSignIn)
 	e.POST("/signin", s.SignIn, formLimit, s.CheckCSRF)
+	e.GET("/signout", s.ShowSignOut)
 	e.POST("/signout", s.SignOut, formLimit, s.CheckCSRF)
 
 	route(http.MethodGet, "/", p.Dashboard.Show, everyone)
