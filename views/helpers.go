@@ -31,29 +31,11 @@ func DateTime(t time.Time) string {
 // machineTime is the datetime attribute of a <time> element.
 func machineTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
 
-// Serial prints a serial stored as lower-case hex without leading zeros
-// as openssl does: upper-case, zero-padded to whole bytes.
-func Serial(s string) string {
-	s = strings.ToUpper(s)
-	if len(s)%2 == 1 {
-		s = "0" + s
-	}
-	return s
-}
+// Serial prints a stored serial as openssl does (04A603D7...).
+func Serial(s string) string { return model.SerialOpenSSL(s) }
 
-// SerialColons prints a serial as browsers and openssl x509 -text do:
-// upper-case bytes separated by colons.
-func SerialColons(s string) string {
-	s = Serial(s)
-	var b strings.Builder
-	for i := 0; i < len(s); i += 2 {
-		if i > 0 {
-			b.WriteByte(':')
-		}
-		b.WriteString(s[i : i+2])
-	}
-	return b.String()
-}
+// SerialColons prints a stored serial with colons (04:A6:03:D7:...).
+func SerialColons(s string) string { return model.SerialColons(s) }
 
 // Date formats t as a day.
 func Date(t time.Time) string {
