@@ -18,6 +18,7 @@ type RegistrationStore interface {
 	ListHandlers(ctx context.Context, q string, page, perPage int) ([]model.Handler, int64, error)
 	FindHandler(ctx context.Context, id int64) (*model.Handler, error)
 	FindTokenProcedure(ctx context.Context, id int64) (*model.TokenProcedure, error)
+	FindCertificate(ctx context.Context, id int64) (*model.Certificate, error)
 }
 
 // Registrations serves the enrollment registration pages.
@@ -52,7 +53,14 @@ func (h *Registrations) List(c echo.Context) error {
 		return err
 	}
 	p := views.RegistrationsProps{Page: PageFor(c, "Registrations", "registrations"), Query: q, Rows: rs, Pager: pager(c, page, registrationsPerPage, n),
-		HandlerNames: map[int64]string{}}
+		HandlerNames: map[int64]string{}, CertificateStates: map[int64]string{}}
+	for _, r := range rs {
+		if r.CertificateID != nil {
+			if cert, err := h.Store.FindCertificate(ctx, *r.CertificateID); err == nil {
+				p.CertificateStates[cert.ID] = views.CertificateState(*cert, h.Now())
+			}
+		}
+	}
 	for _, hd := range hs {
 		p.HandlerNames[hd.ID] = hd.Name
 		p.Handlers = append(p.Handlers, views.Option{Value: strconv.FormatInt(hd.ID, 10), Label: hd.Name})
@@ -76,6 +84,11 @@ func (h *Registrations) show(c echo.Context, status int, problem string) error {
 		return err
 	}
 	p := views.RegistrationProps{Page: PageFor(c, "Registration "+strconv.FormatInt(id, 10), "registrations"), Registration: *r, Problem: problem}
+	if r.CertificateID != nil {
+		if cert, err := h.Store.FindCertificate(ctx, *r.CertificateID); err == nil {
+			p.CertificateState = views.CertificateState(*cert, h.Now())
+		}
+	}
 	if r.HandlerID != nil {
 		if hd, err := h.Store.FindHandler(ctx, *r.HandlerID); err == nil {
 			p.HandlerName = hd.Name

@@ -2,6 +2,8 @@ package views
 
 import (
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -138,4 +140,54 @@ func disableQuestion(h model.Handler) string {
 		return ""
 	}
 	return "Disable handler " + h.Name + "? Its URL answers 404 and devices that use it can no longer enroll or renew until it is enabled again."
+}
+
+var (
+	auditProcedureIDs = regexp.MustCompile(`certificate procedures? \[([0-9 ]+)\]`)
+	auditReason       = regexp.MustCompile(`\breason ([0-9]+)\b`)
+)
+
+// AuditDetail puts names where an audit event's detail recorded ids:
+// "certificate procedures [2 3]" becomes their names, "reason 1" the
+// revocation reason's name. The stored event stays as it was written.
+func AuditDetail(detail string, procedures map[int64]string) string {
+	detail = auditProcedureIDs.ReplaceAllStringFunc(detail, func(m string) string {
+		ids := auditProcedureIDs.FindStringSubmatch(m)[1]
+		var names []string
+		for _, f := range strings.Fields(ids) {
+			id, _ := strconv.ParseInt(f, 10, 64)
+			if n, ok := procedures[id]; ok {
+				names = append(names, strconv.Quote(n))
+			} else {
+				names = append(names, "#"+f)
+			}
+		}
+		label := "certificate procedure "
+		if len(names) != 1 {
+			label = "certificate procedures "
+		}
+		return label + strings.Join(names, ", ")
+	})
+	return auditReason.ReplaceAllStringFunc(detail, func(m string) string {
+		code, _ := strconv.Atoi(auditReason.FindStringSubmatch(m)[1])
+		if name := revocationReasonName(code); name != "" {
+			return "reason " + name
+		}
+		return m
+	})
+}
+
+// revocationReasonName names every RFC 5280 reason, including those the
+// portal does not offer.
+func revocationReasonName(code int) string {
+	if n := RevocationReason(code); n != "" {
+		return n
+	}
+	switch code {
+	case model.ReasonCACompromise:
+		return "CA compromise"
+	case model.ReasonCertificateHold:
+		return "certificate hold"
+	}
+	return ""
 }

@@ -74,7 +74,7 @@ func NewPortal(d PortalDeps) *Portal {
 		PreRegs:       &handlers.PreRegistrations{Admin: d.Admin, Store: d.Store},
 		Certificates:  &handlers.Certificates{Store: d.Store, Revoker: d.Admin, Now: d.Now},
 		Users:         &handlers.Users{Store: d.Store, Admin: d.Admin},
-		Audit:         &handlers.AuditLog{Store: d.Store, Now: d.Now},
+		Audit:         &handlers.AuditLog{Store: d.Store, Procedures: d.Store, Now: d.Now},
 	}
 }
 

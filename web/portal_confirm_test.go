@@ -130,3 +130,25 @@ func TestSmallPortalFixes(t *testing.T) {
 		t.Errorf("ok/empty chart: the axis shows 0 %d times, want once", n)
 	}
 }
+
+func TestHelpdeskSeesCertificateState(t *testing.T) {
+	p := newPortal(t)
+	ctx := context.Background()
+	regID, certID := p.enrolled("printer1")
+	if _, err := p.admin.RevokeCertificate(ctx, admin.Actor{Name: "admin"}, certID, model.ReasonKeyCompromise); err != nil {
+		t.Fatal(err)
+	}
+	help := p.browser()
+	help.signIn("helpdesk")
+	for _, path := range []string{"/registrations", "/registrations/" + strconv.FormatInt(regID, 10)} {
+		got := help.get(path)
+		if !strings.Contains(got.body, `data-testid="certificate-state">revoked<`) || strings.Contains(got.body, ">issued<") {
+			t.Errorf("ok/helpdesk %s: want the certificate's state revoked, not issued", path)
+		}
+	}
+	aud := p.browser()
+	aud.signIn("auditor")
+	if got := aud.get("/audit"); !strings.Contains(got.body, "reason key compromise") {
+		t.Errorf("ok/audit log names the revocation reason; body %s", got.body)
+	}
+}
