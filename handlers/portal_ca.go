@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,7 +21,11 @@ import (
 // CAPage shows the CA and RA certificates and offers them for download.
 type CAPage struct {
 	Snapshot SnapshotSource
-	Now      func() time.Time
+	// CRLs, when set, gives the CA's current CRL for the page.
+	CRLs interface {
+		CAPublication(ctx context.Context, id int64) ([]byte, *model.CRL, error)
+	}
+	Now func() time.Time
 }
 
 // Show handles "GET /ca".
@@ -42,6 +47,7 @@ func (h *CAPage) render(c echo.Context, status int, errs views.FieldErrors) erro
 	ra := certInfo("ra", "RA", a.RA, now)
 	ra.KeyUsage = pki.KeyUsageString(a.RA.KeyUsage)
 	p.Certs = append(p.Certs, ra)
+	p.CRL = h.crlInfo(c.Request().Context(), a.ID)
 	return Render(c, status, views.CA(p))
 }
 
@@ -165,4 +171,22 @@ func uploaded(c echo.Context, name string) ([]byte, string) {
 		return nil, "The file could not be read. Send it again."
 	}
 	return b, ""
+}
+
+// crlInfo describes the current CRL of CA id.
+func (h *CAPage) crlInfo(ctx context.Context, id int64) views.CRLInfo {
+	info := views.CRLInfo{URL: "/pgwy/ca/" + strconv.FormatInt(id, 10) + "/crl", Revoked: -1, Missing: true}
+	if h.CRLs == nil {
+		return info
+	}
+	_, crl, err := h.CRLs.CAPublication(ctx, id)
+	if err != nil || crl == nil {
+		return info
+	}
+	info.Missing = false
+	info.Number, info.ThisUpdate, info.NextUpdate = crl.Number, crl.ThisUpdate, crl.NextUpdate
+	if rl, err := x509.ParseRevocationList(crl.DER); err == nil {
+		info.Revoked = len(rl.RevokedCertificateEntries)
+	}
+	return info
 }

@@ -61,7 +61,7 @@ type PortalDeps struct {
 
 // NewPortal returns the portal's handlers over d.
 func NewPortal(d PortalDeps) *Portal {
-	ca := &handlers.CAPage{Snapshot: d.Service, Now: d.Now}
+	ca := &handlers.CAPage{Snapshot: d.Service, CRLs: d.Service, Now: d.Now}
 	return &Portal{
 		Sessions:      &handlers.Sessions{Store: d.Store, Now: d.Now, Rand: d.Rand, Log: d.Log, Throttle: d.Throttle, Observer: d.Observer},
 		Dashboard:     &handlers.Dashboard{Store: d.Store, Snapshot: d.Service, Now: d.Now},

@@ -98,3 +98,20 @@ func TestCertificateSerialsAndDetails(t *testing.T) {
 		t.Errorf("ok/renewed certificate: revocation reason superseded not shown")
 	}
 }
+
+func TestCAPageCRLAndDashboardExpiring(t *testing.T) {
+	p := newPortal(t)
+	_, certID := p.enrolled("printer1")
+	b := p.browser()
+	b.signIn("admin")
+	got := b.get("/ca")
+	for _, want := range []string{`data-testid="ca-crl"`, `data-testid="crl-link">/pgwy/ca/`, `data-testid="crl-number">`, `data-testid="crl-this-update"><time datetime="`, `data-testid="crl-next-update"><time datetime="`} {
+		if !strings.Contains(got.body, want) {
+			t.Errorf("ok/CA page lacks %s; body %s", want, got.body)
+		}
+	}
+	got = b.get("/")
+	if !strings.Contains(got.body, `href="/certificates/`+strconv.FormatInt(certID, 10)+`" data-testid="expiring-link">CN=printer1<`) {
+		t.Errorf("ok/dashboard lists the certificate ending in 20 days; body %s", got.body)
+	}
+}
