@@ -30,7 +30,13 @@ type Revoker interface {
 type Certificates struct {
 	Store   CertificateStore
 	Revoker Revoker
+	Bulk    BulkRevoker
 	Now     func() time.Time
+}
+
+// BulkRevoker revokes many certificates at once.
+type BulkRevoker interface {
+	RevokeCertificates(ctx context.Context, actor admin.Actor, ids []int64, reason int) (admin.BulkResult, error)
 }
 
 const certificatesPerPage = 25
@@ -38,14 +44,22 @@ const certificatesPerPage = 25
 // List handles "GET /certificates".
 func (h *Certificates) List(c echo.Context) error {
 	now := h.Now()
-	q, state, page := formValue(c, "q"), formValue(c, "state"), pageNumber(c)
-	cs, n, err := h.Store.SearchCertificates(c.Request().Context(),
-		model.CertificateFilter{Query: searchText(q), State: state, Now: now, ExpiringBefore: now.Add(expiringWindow)}, page, certificatesPerPage)
+	f, q, state := certificateFilter(c, now)
+	page := pageNumber(c)
+	cs, n, err := h.Store.SearchCertificates(c.Request().Context(), f, page, certificatesPerPage)
 	if err != nil {
 		return err
 	}
 	return Render(c, http.StatusOK, views.Certificates(views.CertificatesProps{
-		Page: PageFor(c, "Certificates", "certificates"), Query: q, State: state, Rows: cs, Now: now, Pager: pager(c, page, certificatesPerPage, n)}))
+		Page: PageFor(c, "Certificates", "certificates"), Query: q, State: state, Rows: cs, Now: now, Pager: pager(c, page, certificatesPerPage, n),
+		CSVURL: "/certificates.csv?" + filterQuery(c, "q", "state")}))
+}
+
+// certificateFilter reads the search of the certificate list: from the
+// query string of a GET, or the fields of a bulk action's form.
+func certificateFilter(c echo.Context, now time.Time) (f model.CertificateFilter, q, state string) {
+	q, state = formValue(c, "q"), formValue(c, "state")
+	return model.CertificateFilter{Query: searchText(q), State: state, Now: now, ExpiringBefore: now.Add(expiringWindow)}, q, state
 }
 
 // Show handles "GET /certificates/:id".

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/scepgate/scepgate/admin"
 	"github.com/scepgate/scepgate/model"
 	"github.com/scepgate/scepgate/views"
 )
@@ -25,7 +26,13 @@ type RegistrationStore interface {
 type Registrations struct {
 	Store   RegistrationStore
 	Decider Decider
+	Bulk    BulkCanceller
 	Now     func() time.Time
+}
+
+// BulkCanceller cancels many registrations at once.
+type BulkCanceller interface {
+	CancelRegistrations(ctx context.Context, actor admin.Actor, ids []int64) (admin.BulkResult, error)
 }
 
 const registrationsPerPage = 25
@@ -33,16 +40,7 @@ const registrationsPerPage = 25
 // List handles "GET /registrations".
 func (h *Registrations) List(c echo.Context) error {
 	ctx := c.Request().Context()
-	q := views.RegistrationQuery{Text: formValue(c, "q"), State: formValue(c, "state"), Handler: formValue(c, "handler"),
-		From: formValue(c, "from"), To: formValue(c, "to")}
-	f := model.RegistrationFilter{Query: q.Text, State: q.State}
-	f.HandlerID, _ = strconv.ParseInt(q.Handler, 10, 64)
-	if t, err := time.Parse(time.DateOnly, q.From); err == nil {
-		f.From = t
-	}
-	if t, err := time.Parse(time.DateOnly, q.To); err == nil {
-		f.To = t.AddDate(0, 0, 1)
-	}
+	f, q := registrationFilter(c)
 	page := pageNumber(c)
 	rs, n, err := h.Store.ListRegistrations(ctx, f, page, registrationsPerPage)
 	if err != nil {
@@ -53,7 +51,8 @@ func (h *Registrations) List(c echo.Context) error {
 		return err
 	}
 	p := views.RegistrationsProps{Page: PageFor(c, "Registrations", "registrations"), Query: q, Rows: rs, Pager: pager(c, page, registrationsPerPage, n),
-		HandlerNames: map[int64]string{}, CertificateStates: map[int64]string{}}
+		HandlerNames: map[int64]string{}, CertificateStates: map[int64]string{},
+		CSVURL: "/registrations.csv?" + filterQuery(c, registrationFilterFields...)}
 	for _, r := range rs {
 		if r.CertificateID != nil {
 			if cert, err := h.Store.FindCertificate(ctx, *r.CertificateID); err == nil {
@@ -66,6 +65,25 @@ func (h *Registrations) List(c echo.Context) error {
 		p.Handlers = append(p.Handlers, views.Option{Value: strconv.FormatInt(hd.ID, 10), Label: hd.Name})
 	}
 	return Render(c, http.StatusOK, views.Registrations(p))
+}
+
+// registrationFilterFields are the fields of the registration search.
+var registrationFilterFields = []string{"q", "state", "handler", "from", "to"}
+
+// registrationFilter reads the search of the registration list: from the
+// query string of a GET, or the fields of a bulk action's form.
+func registrationFilter(c echo.Context) (model.RegistrationFilter, views.RegistrationQuery) {
+	q := views.RegistrationQuery{Text: formValue(c, "q"), State: formValue(c, "state"), Handler: formValue(c, "handler"),
+		From: formValue(c, "from"), To: formValue(c, "to")}
+	f := model.RegistrationFilter{Query: q.Text, State: q.State}
+	f.HandlerID, _ = strconv.ParseInt(q.Handler, 10, 64)
+	if t, err := time.Parse(time.DateOnly, q.From); err == nil {
+		f.From = t
+	}
+	if t, err := time.Parse(time.DateOnly, q.To); err == nil {
+		f.To = t.AddDate(0, 0, 1)
+	}
+	return f, q
 }
 
 // Show handles "GET /registrations/:id".

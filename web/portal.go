@@ -70,9 +70,9 @@ func NewPortal(d PortalDeps) *Portal {
 		Procedures:    &handlers.Procedures{Store: d.Store, Admin: d.Admin},
 		Handlers:      &handlers.Handlers{Store: d.Store, Admin: d.Admin},
 		NDES:          &handlers.NDESPassword{Service: d.Service, Now: d.Now, Observer: d.Observer},
-		Registrations: &handlers.Registrations{Store: d.Store, Decider: d.Admin, Now: d.Now},
+		Registrations: &handlers.Registrations{Store: d.Store, Decider: d.Admin, Bulk: d.Admin, Now: d.Now},
 		PreRegs:       &handlers.PreRegistrations{Admin: d.Admin, Store: d.Store},
-		Certificates:  &handlers.Certificates{Store: d.Store, Revoker: d.Admin, Now: d.Now},
+		Certificates:  &handlers.Certificates{Store: d.Store, Revoker: d.Admin, Bulk: d.Admin, Now: d.Now},
 		Users:         &handlers.Users{Store: d.Store, Admin: d.Admin},
 		Audit:         &handlers.AuditLog{Store: d.Store, Procedures: d.Store, Now: d.Now},
 	}
@@ -151,6 +151,8 @@ func addPortal(e *echo.Echo, p *Portal) {
 	route(http.MethodPost, "/ndes", p.NDES.Issue, helpers)
 
 	route(http.MethodGet, "/registrations", p.Registrations.List, everyone)
+	route(http.MethodGet, "/registrations.csv", p.Registrations.CSV, readers)
+	route(http.MethodPost, "/registrations/cancel", p.Registrations.BulkCancel, adminsOnly)
 	route(http.MethodGet, "/registrations/new", p.PreRegs.New, adminsOnly)
 	route(http.MethodPost, "/registrations", p.PreRegs.Create, adminsOnly)
 	route(http.MethodGet, "/registrations/:id", p.Registrations.Show, everyone)
@@ -159,6 +161,8 @@ func addPortal(e *echo.Echo, p *Portal) {
 	route(http.MethodPost, "/registrations/:id/reject", p.Registrations.Reject, adminsOnly)
 
 	route(http.MethodGet, "/certificates", p.Certificates.List, readers)
+	route(http.MethodGet, "/certificates.csv", p.Certificates.CSV, readers)
+	route(http.MethodPost, "/certificates/revoke", p.Certificates.BulkRevoke, adminsOnly)
 	route(http.MethodGet, "/certificates/:id", p.Certificates.Show, readers)
 	route(http.MethodGet, "/certificates/:id/:file", p.Certificates.Download, readers)
 	route(http.MethodPost, "/certificates/:id/revoke", p.Certificates.Revoke, adminsOnly)
