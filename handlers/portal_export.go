@@ -104,4 +104,3 @@ func (h *Registrations) CSV(c echo.Context) error {
 		}
 	}
 }
-
