@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/scepgate/scepgate/admin"
@@ -27,6 +28,12 @@ type UserAdmin interface {
 type Users struct {
 	Store UserStore
 	Admin UserAdmin
+	// Throttles, when set, tells whether failed sign-ins lock a user
+	// name, for the user's page.
+	Throttles interface {
+		LoginThrottle(ctx context.Context, username string) (*model.LoginThrottle, error)
+	}
+	Now func() time.Time
 }
 
 const usersPerPage = 50
@@ -78,8 +85,14 @@ func (h *Users) show(c echo.Context, status int, errs views.FieldErrors) error {
 	if err != nil {
 		return err
 	}
-	return Render(c, status, views.UserPage(views.UserProps{Page: PageFor(c, "User "+u.Username, "users"), User: *u, Errors: errs,
-		Self: ViewerFrom(c) != nil && ViewerFrom(c).UserID == u.ID}))
+	p := views.UserProps{Page: PageFor(c, "User "+u.Username, "users"), User: *u, Errors: errs,
+		Self: ViewerFrom(c) != nil && ViewerFrom(c).UserID == u.ID}
+	if h.Throttles != nil && h.Now != nil {
+		if t, err := h.Throttles.LoginThrottle(c.Request().Context(), u.Username); err == nil && t.LockedUntil != nil && h.Now().Before(*t.LockedUntil) {
+			p.LockedUntil = *t.LockedUntil
+		}
+	}
+	return Render(c, status, views.UserPage(p))
 }
 
 // Change handles "POST /users/:id/role", "POST /users/:id/disable",

@@ -73,7 +73,7 @@ func NewPortal(d PortalDeps) *Portal {
 		Registrations: &handlers.Registrations{Store: d.Store, Decider: d.Admin, Bulk: d.Admin, Now: d.Now},
 		PreRegs:       &handlers.PreRegistrations{Admin: d.Admin, Store: d.Store},
 		Certificates:  &handlers.Certificates{Store: d.Store, Revoker: d.Admin, Bulk: d.Admin, Now: d.Now},
-		Users:         &handlers.Users{Store: d.Store, Admin: d.Admin},
+		Users:         &handlers.Users{Store: d.Store, Admin: d.Admin, Throttles: d.Store, Now: d.Now},
 		Audit:         &handlers.AuditLog{Store: d.Store, Procedures: d.Store, Now: d.Now},
 	}
 }

@@ -152,3 +152,26 @@ func TestHelpdeskSeesCertificateState(t *testing.T) {
 		t.Errorf("ok/audit log names the revocation reason; body %s", got.body)
 	}
 }
+
+func TestUserPageShowsLock(t *testing.T) {
+	p := newPortal(t)
+	pol := model.DefaultThrottlePolicy
+	intruder := p.browser()
+	for i := 0; i < pol.LockAfter; i++ {
+		p.clock.Add(time.Minute)
+		intruder.post("/signin", "/signin", url.Values{"username": {"auditor"}, "password": {"nope"}})
+	}
+	b := p.browser()
+	b.signIn("admin")
+	got := b.get("/users/3")
+	if !strings.Contains(got.body, `data-testid="locked"`) || !strings.Contains(got.body, "Locked after repeated failed sign-ins") {
+		t.Errorf("ok/locked user's page says it is locked; body %s", got.body)
+	}
+	if got := b.get("/users/2"); strings.Contains(got.body, `data-testid="locked"`) {
+		t.Errorf("ok/unlocked user's page says it is locked")
+	}
+	p.clock.Add(pol.LockFor)
+	if got := b.get("/users/3"); strings.Contains(got.body, `data-testid="locked"`) {
+		t.Errorf("ok/after the lock ends the page still says locked")
+	}
+}
