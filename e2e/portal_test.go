@@ -216,6 +216,12 @@ func TestPortalNDESFlow(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS(byID("ndes_password")), "mdm-password-1"),
 		chromedp.SetValue(chromedp.CSS(byID("ndes_challenge_validity")), "PT60M"),
 	)
+	// Only the chosen format's settings show ([hidden] wins over the
+	// fieldsets' grid).
+	shown := read(t, ctx, "format sections", chromedp.Evaluate[string](`[...document.querySelectorAll("fieldset[data-format]")].filter(f => getComputedStyle(f).display !== "none").map(f => f.dataset.format).join(",")`))
+	if shown != "scep-ndes" {
+		t.Errorf("handler form shows the sections %q, want only scep-ndes", shown)
+	}
 	shot(t, ctx, "handler-ndes")
 	do(t, ctx, "save NDES challenge handler",
 		chromedp.Click(chromedp.CSS(`[data-testid="save"]`)),
