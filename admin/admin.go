@@ -35,6 +35,8 @@ type Store interface {
 	CancelRegistration(ctx context.Context, id int64, audit *model.AuditEvent) error
 
 	FindUser(ctx context.Context, id int64) (*model.User, error)
+	LookupAttempts(ctx context.Context, kind model.AttemptKind, key string) (model.AttemptVerdict, error)
+	ClearUserAttempts(ctx context.Context, nameHash string, audit *model.AuditEvent) error
 	AddUser(ctx context.Context, u *model.User, audit *model.AuditEvent) error
 	ChangeUser(ctx context.Context, id int64, ch model.UserChange, audit *model.AuditEvent) error
 

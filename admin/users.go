@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"time"
 	"strings"
 	"unicode/utf8"
 
@@ -107,5 +108,48 @@ func (s *Service) ChangeUser(ctx context.Context, actor Actor, id int64, ch User
 			return err
 		}
 	}
-	return s.store.ChangeUser(ctx, id, mc, audit)
+	if err := s.store.ChangeUser(ctx, id, mc, audit); err != nil {
+		return err
+	}
+	if ch.Password != nil {
+		// A new password lifts a lock: the administrator who set it vouches
+		// for the next sign-in.
+		return s.store.ClearUserAttempts(ctx, s.mk.KeyedHash(model.AttemptKeyPurpose, u.Username), nil)
+	}
+	return nil
+}
+
+// UserLock says whether failed sign-ins lock user name, from any address.
+type UserLock struct {
+	Locked   bool
+	Until    time.Time
+	Failures int // counted in the current window, from all addresses
+}
+
+// UserLock returns the lock state of user id's name.
+func (s *Service) UserLock(ctx context.Context, id int64) (*UserLock, error) {
+	u, err := s.store.FindUser(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.store.LookupAttempts(ctx, model.AttemptPortalUser, s.mk.KeyedHash(model.AttemptKeyPurpose, u.Username))
+	if err != nil {
+		return nil, err
+	}
+	l := &UserLock{Locked: v.Refused, Failures: v.Count}
+	if v.Refused {
+		l.Until = s.now().Add(v.RetryAfter)
+	}
+	return l, nil
+}
+
+// UnlockUser forgets the failed sign-ins of user id's name, from every
+// address, so that it can sign in at once.
+func (s *Service) UnlockUser(ctx context.Context, actor Actor, id int64) error {
+	u, err := s.store.FindUser(ctx, id)
+	if err != nil {
+		return err
+	}
+	return s.store.ClearUserAttempts(ctx, s.mk.KeyedHash(model.AttemptKeyPurpose, u.Username),
+		actor.audit("user.unlock", "user "+u.Username, "failed sign-ins forgotten"))
 }

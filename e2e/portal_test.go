@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/scepgate/scepgate/internal/proctest"
 )
@@ -215,6 +216,12 @@ func TestPortalNDESFlow(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS(byID("ndes_password")), "mdm-password-1"),
 		chromedp.SetValue(chromedp.CSS(byID("ndes_challenge_validity")), "PT60M"),
 	)
+	// Only the chosen format's settings show ([hidden] wins over the
+	// fieldsets' grid).
+	shown := read(t, ctx, "format sections", chromedp.Evaluate[string](`[...document.querySelectorAll("fieldset[data-format]")].filter(f => getComputedStyle(f).display !== "none").map(f => f.dataset.format).join(",")`))
+	if shown != "scep-ndes" {
+		t.Errorf("handler form shows the sections %q, want only scep-ndes", shown)
+	}
 	shot(t, ctx, "handler-ndes")
 	do(t, ctx, "save NDES challenge handler",
 		chromedp.Click(chromedp.CSS(`[data-testid="save"]`)),
@@ -327,13 +334,20 @@ func TestPortalNDESFlow(t *testing.T) {
 		t.Errorf("certificate subject %q, want CN=e2e-device-1", subject)
 	}
 	shot(t, ctx, "certificate")
+	certificateDetails(t, ctx)
+	certID := strings.TrimPrefix(read(t, ctx, "location", chromedp.Location()), base+"/certificates/")
+	serialSearch(t, ctx, base)
+	confirmWithDialog(t, ctx, base)
+	bulkRevoke(t, ctx, base, certID)
+	phoneRegistrations(t, ctx, base)
+	darkTheme(t, ctx, base)
+
 	do(t, ctx, "dashboard after enrollment",
 		chromedp.Navigate(base+"/"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="chart"]`)),
 	)
-	active := text(t, ctx, `[data-testid="count-active"] .tile-n`)
-	if active != "1" {
-		t.Errorf("dashboard active certificates %q, want 1", active)
+	if revoked := text(t, ctx, `[data-testid="count-revoked"] .tile-n`); revoked != "1" {
+		t.Errorf("dashboard revoked certificates %q, want 1 (the bulk revoke)", revoked)
 	}
 	shot(t, ctx, "dashboard")
 	do(t, ctx, "audit log", chromedp.Navigate(base+"/audit"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="audit"]`)))
@@ -353,4 +367,169 @@ func setSelectByText(sel, text string) chromedp.Action[chromedp.Void] {
 		}
 		return nil
 	})
+}
+
+// certificateDetails checks what the certificate page says of the
+// enrolled device's certificate.
+func certificateDetails(t *testing.T, ctx context.Context) {
+	t.Helper()
+	for sel, want := range map[string]string{
+		`[data-testid="cert-key"]`:                   "RSA",
+		`[data-testid="cert-handler"]`:               "e2erequest",
+		`[data-testid="cert-token-procedure"]`:       "E2E NDES Enroll",
+		`[data-testid="cert-certificate-procedure"]`: "E2E NDES Certificate",
+		`[data-testid="cert-state"]`:                 "active",
+	} {
+		if got := text(t, ctx, sel); !strings.Contains(got, want) {
+			t.Errorf("certificate page %s = %q, want it to contain %q", sel, got, want)
+		}
+	}
+	for _, sel := range []string{`[data-testid="cert-sha256"]`, `[data-testid="cert-sha1"]`} {
+		if got := text(t, ctx, sel); strings.Count(got, ":") < 19 {
+			t.Errorf("certificate page %s = %q, want a colon-separated fingerprint", sel, got)
+		}
+	}
+	serial, colons := text(t, ctx, `[data-testid="cert-serial"]`), text(t, ctx, `[data-testid="cert-serial-colons"]`)
+	if len(serial)%2 != 0 || strings.ToUpper(serial) != serial || strings.ReplaceAll(colons, ":", "") != serial {
+		t.Errorf("serial %q and %q, want zero-padded upper-case hex, and the same with colons", serial, colons)
+	}
+	// portal.js shows times in the browser's zone, the UTC value in the tooltip.
+	local := read(t, ctx, "local times", chromedp.Evaluate[bool](`[...document.querySelectorAll("time[datetime]")].every(e => e.dataset.local === "1" && / UTC$/.test(e.title))`))
+	if !local {
+		t.Errorf("times on the certificate page are not rewritten to local time with a UTC tooltip")
+	}
+}
+
+// serialSearch finds the certificate by its serial as openssl prints it
+// and with colons, through the live search.
+func serialSearch(t *testing.T, ctx context.Context, base string) {
+	t.Helper()
+	serial, colons := text(t, ctx, `[data-testid="cert-serial"]`), text(t, ctx, `[data-testid="cert-serial-colons"]`)
+	for _, q := range []string{serial, colons} {
+		do(t, ctx, "search "+q,
+			chromedp.Navigate(base+"/certificates?q=nothing-like-this"),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid="certificates"] .empty`)),
+			chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+				_, err := chromedp.Evaluate[bool](`(document.querySelector('input[type="search"]').value = "") === ""`)(ctx, tg)
+				return err
+			}),
+			chromedp.SendKeys(chromedp.CSS(`input[type="search"]`), q),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid="certificates"] [data-testid="serial"]`)),
+		)
+		if got := text(t, ctx, `[data-testid="certificates"] [data-testid="serial"]`); got != serial {
+			t.Errorf("search %q lists serial %q, want %q", q, got, serial)
+		}
+	}
+}
+
+// confirmWithDialog cancels an open registration from its page: portal.js
+// asks in a dialog first, and Cancel in the dialog leaves it open.
+func confirmWithDialog(t *testing.T, ctx context.Context, base string) {
+	t.Helper()
+	do(t, ctx, "an open registration",
+		chromedp.Navigate(base+"/ndes"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="get-password"]`)),
+		setSelectByText(byID("handler"), "e2echallenge (PT60M)"),
+		chromedp.Click(chromedp.CSS(`[data-testid="get-password"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="ndes-password"]`)),
+		chromedp.Click(`//p[contains(., "Registration")]/a`),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="cancel"]`)),
+		chromedp.Click(chromedp.CSS(`[data-testid="cancel"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="confirm-dialog"]`)),
+	)
+	if msg := text(t, ctx, `[data-testid="confirm-dialog"] .confirm-text`); !strings.Contains(msg, "no longer enrolls a device") {
+		t.Errorf("dialog says %q, want what cancelling does", msg)
+	}
+	shot(t, ctx, "confirm-dialog")
+	do(t, ctx, "dialog: cancel",
+		chromedp.Click(chromedp.CSS(`[data-testid="confirm-no"]`)),
+		chromedp.WaitNotVisible(chromedp.CSS(`[data-testid="confirm-dialog"]`)),
+	)
+	if state := text(t, ctx, `[data-testid="registration"] [data-testid="state"]`); state != "open" {
+		t.Errorf("after Cancel in the dialog the registration is %q, want open", state)
+	}
+	do(t, ctx, "dialog: confirm",
+		chromedp.Click(chromedp.CSS(`[data-testid="cancel"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="confirm-dialog"]`)),
+		chromedp.Click(chromedp.CSS(`[data-testid="confirm-yes"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="flash"]`)),
+	)
+	if state := text(t, ctx, `[data-testid="registration"] [data-testid="state"]`); state != "cancelled" {
+		t.Errorf("after confirming, the registration is %q, want cancelled", state)
+	}
+}
+
+// bulkRevoke ticks the certificate in the list and revokes it through the
+// confirmation page.
+func bulkRevoke(t *testing.T, ctx context.Context, base, certID string) {
+	t.Helper()
+	do(t, ctx, "bulk revoke",
+		chromedp.Navigate(base+"/certificates?state=active"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="bulk-form"]`)),
+		chromedp.Click(chromedp.CSS(`[data-testid="select-`+certID+`"]`)),
+		chromedp.SetValue(chromedp.CSS(`[data-testid="bulk-reason"]`), "5"),
+		chromedp.Click(chromedp.CSS(`[data-testid="bulk-revoke"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="confirm-page"]`)),
+	)
+	if n := text(t, ctx, `[data-testid="confirm-count"]`); !strings.Contains(n, "1 item") {
+		t.Errorf("bulk confirmation says %q, want 1 item", n)
+	}
+	if items := text(t, ctx, `[data-testid="confirm-items"]`); !strings.Contains(items, "CN=e2e-device-1") {
+		t.Errorf("bulk confirmation lists %q, want the device's certificate", items)
+	}
+	shot(t, ctx, "bulk-revoke")
+	do(t, ctx, "bulk revoke confirmed",
+		chromedp.Click(chromedp.CSS(`[data-testid="confirm-yes"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="flash"]`)),
+		chromedp.Navigate(base+"/certificates/"+certID),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="cert-state"]`)),
+	)
+	if state := text(t, ctx, `[data-testid="cert-state"]`); state != "revoked" {
+		t.Errorf("after the bulk revoke the certificate is %q, want revoked", state)
+	}
+}
+
+// phoneRegistrations checks that the registration list fits a 390 px
+// phone without scrolling sideways.
+func phoneRegistrations(t *testing.T, ctx context.Context, base string) {
+	t.Helper()
+	do(t, ctx, "registrations on a phone",
+		chromedp.EmulateViewport(390, 844),
+		chromedp.Navigate(base+"/registrations"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="registrations"] table`)),
+	)
+	width := read(t, ctx, "scroll width", chromedp.Evaluate[int](`document.scrollingElement.scrollWidth`))
+	if width > 390 {
+		t.Errorf("registrations on a 390 px phone are %d px wide, want no sideways scrolling", width)
+	}
+	visible := read(t, ctx, "certificate column", chromedp.Evaluate[bool](`(() => { const a = document.querySelector('[data-testid="certificate-link"]'); if (!a) return false; const r = a.getBoundingClientRect(); return r.width > 0 && r.right <= 390; })()`))
+	if !visible {
+		t.Errorf("the certificate link is off screen on a 390 px phone")
+	}
+	shot(t, ctx, "registrations-phone")
+	do(t, ctx, "desktop size", chromedp.EmulateViewport(1280, 900))
+}
+
+// darkTheme checks that the portal follows prefers-color-scheme: dark.
+func darkTheme(t *testing.T, ctx context.Context, base string) {
+	t.Helper()
+	do(t, ctx, "dark theme",
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}})
+			return err
+		}),
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="chart"]`)),
+	)
+	bg := read(t, ctx, "background", chromedp.Evaluate[string](`getComputedStyle(document.body).backgroundColor`))
+	if bg != "rgb(16, 21, 29)" {
+		t.Errorf("dark theme: body background %q, want rgb(16, 21, 29)", bg)
+	}
+	shot(t, ctx, "dashboard-dark")
+	do(t, ctx, "light theme",
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "light"}}})
+			return err
+		}),
+	)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/scepgate/scepgate/admin"
 	"github.com/scepgate/scepgate/model"
+	"github.com/scepgate/scepgate/views"
 )
 
 // Decider approves, rejects and cancels registrations.
@@ -37,6 +38,12 @@ func (h *Registrations) Approve(c echo.Context) error {
 func (h *Registrations) Reject(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
+		return err
+	}
+	if ok, err := confirmed(c, views.Confirmation{Page: views.Page{Nav: "registrations"},
+		Title:   "Reject registration " + strconv.FormatInt(id, 10),
+		Message: "The enrollment waiting in registration " + strconv.FormatInt(id, 10) + " will be rejected: the device gets no certificate and its next poll fails. This cannot be undone.",
+		Button:  "Reject", Cancel: "/registrations/" + strconv.FormatInt(id, 10)}); !ok {
 		return err
 	}
 	err = h.Decider.Reject(c.Request().Context(), adminActor(c), id, formValue(c, "reason"))

@@ -22,7 +22,12 @@ type AuditStore interface {
 // AuditLog serves the audit log and its CSV export.
 type AuditLog struct {
 	Store AuditStore
-	Now   func() time.Time
+	// Procedures, when set, names the certificate procedures that old
+	// events recorded by id.
+	Procedures interface {
+		AllCertificateProcedures(ctx context.Context) ([]model.CertificateProcedure, error)
+	}
+	Now func() time.Time
 }
 
 const auditPerPage = 50
@@ -47,7 +52,14 @@ func (h *AuditLog) List(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p := views.AuditProps{Page: PageFor(c, "Audit log", "audit"), Query: q, Rows: es, Pager: pager(c, page, auditPerPage, n)}
+	p := views.AuditProps{Page: PageFor(c, "Audit log", "audit"), Query: q, Rows: es, Pager: pager(c, page, auditPerPage, n), ProcedureNames: map[int64]string{}}
+	if h.Procedures != nil {
+		if cps, err := h.Procedures.AllCertificateProcedures(c.Request().Context()); err == nil {
+			for _, cp := range cps {
+				p.ProcedureNames[cp.ID] = cp.Name
+			}
+		}
+	}
 	p.CSVURL = "/audit.csv?" + c.QueryParams().Encode()
 	return Render(c, http.StatusOK, views.Audit(p))
 }

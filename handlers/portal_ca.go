@@ -6,6 +6,8 @@ import (
 	"encoding/pem"
 	"io"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,7 +21,11 @@ import (
 // CAPage shows the CA and RA certificates and offers them for download.
 type CAPage struct {
 	Snapshot SnapshotSource
-	Now      func() time.Time
+	// CRLs, when set, gives the CA's current CRL for the page.
+	CRLs interface {
+		CAPublication(ctx context.Context, id int64) ([]byte, *model.CRL, error)
+	}
+	Now func() time.Time
 }
 
 // Show handles "GET /ca".
@@ -49,6 +55,7 @@ func (h *CAPage) render(c echo.Context, status int, errs views.FieldErrors) erro
 		nra.KeyUsage = pki.KeyUsageString(n.RA.KeyUsage)
 		p.Certs = append(p.Certs, nra)
 	}
+	p.CRL = h.crlInfo(c.Request().Context(), a.ID)
 	return Render(c, status, views.CA(p))
 }
 
@@ -133,7 +140,9 @@ func (h *CAImport) Import(c echo.Context) error {
 	if msg != "" {
 		errs["ra_p12"] = msg
 	}
-	if c.FormValue("confirm") != "on" {
+	// The box must be ticked; the dialog portal.js shows adds
+	// confirm=yes, which does not stand in for it.
+	if f, _ := c.FormParams(); !slices.Contains(f["confirm"], "on") {
 		errs["confirm"] = "Confirm that devices will get certificates from the new CA from now on."
 	}
 	if len(errs) > 0 {
@@ -170,4 +179,22 @@ func uploaded(c echo.Context, name string) ([]byte, string) {
 		return nil, "The file could not be read. Send it again."
 	}
 	return b, ""
+}
+
+// crlInfo describes the current CRL of CA id.
+func (h *CAPage) crlInfo(ctx context.Context, id int64) views.CRLInfo {
+	info := views.CRLInfo{URL: "/pgwy/ca/" + strconv.FormatInt(id, 10) + "/crl", Revoked: -1, Missing: true}
+	if h.CRLs == nil {
+		return info
+	}
+	_, crl, err := h.CRLs.CAPublication(ctx, id)
+	if err != nil || crl == nil {
+		return info
+	}
+	info.Missing = false
+	info.Number, info.ThisUpdate, info.NextUpdate = crl.Number, crl.ThisUpdate, crl.NextUpdate
+	if rl, err := x509.ParseRevocationList(crl.DER); err == nil {
+		info.Revoked = len(rl.RevokedCertificateEntries)
+	}
+	return info
 }

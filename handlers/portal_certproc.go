@@ -94,6 +94,12 @@ func (h *Procedures) DeleteCertificate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if ok, err := confirmed(c, views.Confirmation{Page: views.Page{Nav: "procedures"},
+		Title:   "Delete certificate procedure " + cp.Name,
+		Message: "Certificate procedure " + cp.Name + " will be deleted. Certificates it issued stay as they are. This cannot be undone.",
+		Button:  "Delete the procedure", Cancel: "/procedures/certificate/" + strconv.FormatInt(id, 10)}); !ok {
+		return err
+	}
 	if err := h.Admin.DeleteCertificateProcedure(ctx, adminActor(c), id); err != nil {
 		if model.ErrorCode(err) == model.ECONFLICT {
 			return h.renderCertificate(c, http.StatusConflict, certProcForm(id, admin.CertificateProcedureInputOf(cp)), views.FieldErrors{"": model.ErrorMessage(err)})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"net/http"
+	"sort"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -16,6 +17,7 @@ import (
 type DashboardStore interface {
 	DashboardCounts(ctx context.Context, now time.Time, window time.Duration) (*model.DashboardCounts, error)
 	IssuedPerDay(ctx context.Context, now time.Time, days int) ([]model.DayCount, error)
+	SearchCertificates(ctx context.Context, f model.CertificateFilter, page, perPage int) ([]model.Certificate, int64, error)
 }
 
 // SnapshotSource gives the current configuration and CA material.
@@ -32,10 +34,13 @@ type Dashboard struct {
 
 // Dashboard windows.
 const (
-	expiringWindow  = 30 * 24 * time.Hour
-	authorityWarn   = 90 * 24 * time.Hour
-	dashboardDays   = 30
-	helpdeskHomeURL = "/ndes"
+	expiringWindow = 30 * 24 * time.Hour
+	authorityWarn  = 90 * 24 * time.Hour
+	dashboardDays  = 30
+	// dashboardExpiring is how many expiring certificates the dashboard
+	// lists; the tile links to all of them.
+	dashboardExpiring = 10
+	helpdeskHomeURL   = "/ndes"
 )
 
 // Show handles "GET /".
@@ -53,6 +58,12 @@ func (h *Dashboard) Show(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	expiring, _, err := h.Store.SearchCertificates(ctx, model.CertificateFilter{State: "expiring", Now: now, ExpiringBefore: now.Add(expiringWindow)}, 1, dashboardExpiring)
+	if err != nil {
+		return err
+	}
+	// Soonest first: the list is what to renew next.
+	sort.Slice(expiring, func(i, j int) bool { return expiring[i].NotAfter.Before(expiring[j].NotAfter) })
 	snap, err := h.Snapshot.Snapshot(ctx)
 	if err != nil {
 		return err
@@ -64,6 +75,7 @@ func (h *Dashboard) Show(c echo.Context) error {
 		CA:       validity("CA", snap.Authority.CA, now),
 		RA:       validity("RA", snap.Authority.RA, now),
 		Handlers: len(snap.Config.Handlers),
+		Expiring: expiring,
 	}))
 }
 

@@ -225,6 +225,14 @@ func (h *Handlers) Toggle(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if hd.Enabled {
+		if ok, err := confirmed(c, views.Confirmation{Page: views.Page{Nav: "handlers"},
+			Title:   "Disable handler " + hd.Name,
+			Message: "Handler " + hd.Name + " (/pgwy/scep/" + hd.Filter + ") will be disabled: its URL answers 404 and devices that use it can no longer enroll or renew until it is enabled again.",
+			Button:  "Disable the handler", Cancel: "/handlers/" + strconv.FormatInt(id, 10)}); !ok {
+			return err
+		}
+	}
 	if hd, err = h.Admin.SetHandlerEnabled(c.Request().Context(), adminActor(c), id, !hd.Enabled); err != nil {
 		return err
 	}

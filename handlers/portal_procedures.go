@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"net/http"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 	"github.com/scepgate/scepgate/admin"
@@ -55,7 +56,21 @@ func (h *Procedures) List(c echo.Context) error {
 	for _, cp := range all {
 		names[cp.ID] = cp.Name
 	}
-	p := views.ProceduresProps{Page: PageFor(c, "Procedures", "procedures"), Query: q, Certificate: cps, CertificateNames: names, Token: tps}
+	p := views.ProceduresProps{Page: PageFor(c, "Procedures", "procedures"), Query: q, Certificate: cps, CertificateNames: names, Token: tps,
+		CertificateTotal: ncp, TokenTotal: ntp}
+	// One pager turns the pages of both lists, so it says where each is.
 	p.Pager = pager(c, page, proceduresPerPage, max(ncp, ntp))
+	p.Pager.Text = "Certificate procedures " + rangeText(page, proceduresPerPage, ncp) + " · token procedures " + rangeText(page, proceduresPerPage, ntp)
 	return Render(c, http.StatusOK, views.Procedures(p))
+}
+
+// rangeText says which rows of total page shows: "1–25 of 80", or "none
+// of 3" past the end.
+func rangeText(page, perPage int, total int64) string {
+	first := int64((page-1)*perPage) + 1
+	if first > total {
+		return "none of " + strconv.FormatInt(total, 10)
+	}
+	last := min(first+int64(perPage)-1, total)
+	return strconv.FormatInt(first, 10) + "–" + strconv.FormatInt(last, 10) + " of " + strconv.FormatInt(total, 10)
 }

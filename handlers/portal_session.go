@@ -81,8 +81,6 @@ type Sessions struct {
 	Observer Observer
 }
 
-// attemptsPurpose names the sub-key that user names are hashed under.
-const attemptsPurpose = "attempts"
 
 // randomToken returns n random bytes, base64url encoded.
 func (s *Sessions) randomToken(n int) (string, error) {
@@ -170,7 +168,7 @@ func (s *Sessions) CheckCSRF(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		want, got := CSRFToken(c), c.FormValue("csrf")
 		if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {
-			return model.Errorf(model.EFORBIDDEN, "The form was out of date. Go back, reload the page and send it again.")
+			return Render(c, http.StatusForbidden, views.FormExpiredPage(PageFor(c, "The form expired", "")))
 		}
 		return next(c)
 	}
@@ -204,7 +202,7 @@ func (s *Sessions) SignIn(c echo.Context) error {
 		return Render(c, http.StatusUnprocessableEntity, views.SignIn(p))
 	}
 	client := c.RealIP()
-	nameHash := s.Keys.KeyedHash(attemptsPurpose, p.Username)
+	nameHash := s.Keys.KeyedHash(model.AttemptKeyPurpose, p.Username)
 	pairKey := nameHash + "|" + client
 	v, err := s.Store.CountAttempt(ctx, model.AttemptPortal, pairKey, s.Attempts.Portal)
 	if err != nil {

@@ -101,6 +101,12 @@ func (h *Procedures) DeleteToken(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if ok, err := confirmed(c, views.Confirmation{Page: views.Page{Nav: "procedures"},
+		Title:   "Delete token procedure " + tp.Name,
+		Message: "Token procedure " + tp.Name + " will be deleted. Certificates enrolled under it stay as they are. This cannot be undone.",
+		Button:  "Delete the procedure", Cancel: "/procedures/token/" + strconv.FormatInt(id, 10)}); !ok {
+		return err
+	}
 	if err := h.Admin.DeleteTokenProcedure(ctx, adminActor(c), id); err != nil {
 		if model.ErrorCode(err) == model.ECONFLICT {
 			return h.renderToken(c, http.StatusConflict, tokenProcForm(id, admin.TokenProcedureInputOf(tp)), views.FieldErrors{"": model.ErrorMessage(err)})

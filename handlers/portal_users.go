@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/scepgate/scepgate/admin"
@@ -21,12 +22,15 @@ type UserStore interface {
 type UserAdmin interface {
 	CreateUser(ctx context.Context, actor admin.Actor, in admin.UserInput) (*model.User, error)
 	ChangeUser(ctx context.Context, actor admin.Actor, id int64, ch admin.UserChange) error
+	UserLock(ctx context.Context, id int64) (*admin.UserLock, error)
+	UnlockUser(ctx context.Context, actor admin.Actor, id int64) error
 }
 
 // Users serves the portal account pages.
 type Users struct {
 	Store UserStore
 	Admin UserAdmin
+	Now   func() time.Time
 }
 
 const usersPerPage = 50
@@ -78,8 +82,12 @@ func (h *Users) show(c echo.Context, status int, errs views.FieldErrors) error {
 	if err != nil {
 		return err
 	}
-	return Render(c, status, views.UserPage(views.UserProps{Page: PageFor(c, "User "+u.Username, "users"), User: *u, Errors: errs,
-		Self: ViewerFrom(c) != nil && ViewerFrom(c).UserID == u.ID}))
+	p := views.UserProps{Page: PageFor(c, "User "+u.Username, "users"), User: *u, Errors: errs,
+		Self: ViewerFrom(c) != nil && ViewerFrom(c).UserID == u.ID}
+	if l, err := h.Admin.UserLock(c.Request().Context(), u.ID); err == nil {
+		p.LockedUntil, p.Failures = l.Until, l.Failures
+	}
+	return Render(c, status, views.UserPage(p))
 }
 
 // Change handles "POST /users/:id/role", "POST /users/:id/disable",
@@ -111,6 +119,14 @@ func (h *Users) Change(c echo.Context) error {
 	default:
 		return model.Errorf(model.ENOTFOUND, "There is nothing at this address.")
 	}
+	if c.Param("what") == "disable" && !u.Disabled {
+		if ok, err := confirmed(c, views.Confirmation{Page: views.Page{Nav: "users"},
+			Title:   "Disable " + u.Username,
+			Message: "The account " + u.Username + " (" + u.Role + ") will be disabled: its sessions end now and it can no longer sign in until an administrator enables it again.",
+			Button:  "Disable the account", Cancel: "/users/" + strconv.FormatInt(id, 10)}); !ok {
+			return err
+		}
+	}
 	if err := h.Admin.ChangeUser(ctx, adminActor(c), id, ch); err != nil {
 		if fe, ok := formErrors(err); ok {
 			status := http.StatusUnprocessableEntity
@@ -122,4 +138,17 @@ func (h *Users) Change(c echo.Context) error {
 		return err
 	}
 	return done(c, "/users/"+strconv.FormatInt(id, 10), "The change to "+u.Username+" was saved.")
+}
+
+// Unlock handles "POST /users/:id/unlock": it forgets the user's failed
+// sign-ins from every address.
+func (h *Users) Unlock(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	if err := h.Admin.UnlockUser(c.Request().Context(), adminActor(c), id); err != nil {
+		return err
+	}
+	return done(c, "/users/"+strconv.FormatInt(id, 10), "The user's failed sign-ins are forgotten: they can sign in now.")
 }

@@ -2,6 +2,10 @@ package model
 
 import "time"
 
+// AttemptKeyPurpose names the master-key sub-key that user names are
+// hashed under for the portal's attempt counts.
+const AttemptKeyPurpose = "attempts"
+
 // AttemptKind names a door that takes passwords, and so what the key of
 // its attempts is.
 type AttemptKind string

@@ -73,6 +73,19 @@ func (db *DB) ClearAttempts(ctx context.Context, kind model.AttemptKind, key str
 	return translate(err, "Attempt")
 }
 
+// ClearUserAttempts forgets the failed sign-ins of the user name whose
+// keyed hash is nameHash: from every address and in all.
+func (db *DB) ClearUserAttempts(ctx context.Context, nameHash string, audit *model.AuditEvent) error {
+	return translate(db.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		err := tx.Where("(kind = ? AND key = ?) OR (kind = ? AND key LIKE ?)", string(model.AttemptPortalUser), nameHash,
+			string(model.AttemptPortal), nameHash+"|%").Delete(&model.Attempts{}).Error
+		if err != nil || audit == nil {
+			return err
+		}
+		return addAuditEvent(tx, db.now(), audit)
+	}), "Attempt")
+}
+
 // LookupAttempts says, without counting anything, how many attempts key
 // has had at door kind in its window and whether it is locked: Count, and
 // Refused with RetryAfter.

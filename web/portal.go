@@ -66,7 +66,7 @@ type PortalDeps struct {
 
 // NewPortal returns the portal's handlers over d.
 func NewPortal(d PortalDeps) *Portal {
-	ca := &handlers.CAPage{Snapshot: d.Service, Now: d.Now}
+	ca := &handlers.CAPage{Snapshot: d.Service, CRLs: d.Service, Now: d.Now}
 	if d.Passwords == nil {
 		d.Passwords = handlers.NewPasswordChecker(handlers.PasswordCheckerConfig{})
 	}
@@ -78,11 +78,11 @@ func NewPortal(d PortalDeps) *Portal {
 		Procedures:    &handlers.Procedures{Store: d.Store, Admin: d.Admin},
 		Handlers:      &handlers.Handlers{Store: d.Store, Admin: d.Admin},
 		NDES:          &handlers.NDESPassword{Service: d.Service, Now: d.Now, Observer: d.Observer},
-		Registrations: &handlers.Registrations{Store: d.Store, Decider: d.Admin, Now: d.Now},
+		Registrations: &handlers.Registrations{Store: d.Store, Decider: d.Admin, Bulk: d.Admin, Now: d.Now},
 		PreRegs:       &handlers.PreRegistrations{Admin: d.Admin, Store: d.Store},
-		Certificates:  &handlers.Certificates{Store: d.Store, Revoker: d.Admin, Now: d.Now},
-		Users:         &handlers.Users{Store: d.Store, Admin: d.Admin},
-		Audit:         &handlers.AuditLog{Store: d.Store, Now: d.Now},
+		Certificates:  &handlers.Certificates{Store: d.Store, Revoker: d.Admin, Bulk: d.Admin, Now: d.Now},
+		Users:         &handlers.Users{Store: d.Store, Admin: d.Admin, Now: d.Now},
+		Audit:         &handlers.AuditLog{Store: d.Store, Procedures: d.Store, Now: d.Now},
 	}
 }
 
@@ -126,6 +126,7 @@ func addPortal(e *echo.Echo, p *Portal) {
 	}
 	e.GET("/signin", s.ShowSignIn)
 	e.POST("/signin", s.SignIn, formLimit, s.CheckCSRF)
+	e.GET("/signout", s.ShowSignOut)
 	e.POST("/signout", s.SignOut, formLimit, s.CheckCSRF)
 
 	route(http.MethodGet, "/", p.Dashboard.Show, everyone)
@@ -158,6 +159,8 @@ func addPortal(e *echo.Echo, p *Portal) {
 	route(http.MethodPost, "/ndes", p.NDES.Issue, helpers)
 
 	route(http.MethodGet, "/registrations", p.Registrations.List, everyone)
+	route(http.MethodGet, "/registrations.csv", p.Registrations.CSV, readers)
+	route(http.MethodPost, "/registrations/cancel", p.Registrations.BulkCancel, adminsOnly)
 	route(http.MethodGet, "/registrations/new", p.PreRegs.New, adminsOnly)
 	route(http.MethodPost, "/registrations", p.PreRegs.Create, adminsOnly)
 	route(http.MethodGet, "/registrations/:id", p.Registrations.Show, everyone)
@@ -166,6 +169,8 @@ func addPortal(e *echo.Echo, p *Portal) {
 	route(http.MethodPost, "/registrations/:id/reject", p.Registrations.Reject, adminsOnly)
 
 	route(http.MethodGet, "/certificates", p.Certificates.List, readers)
+	route(http.MethodGet, "/certificates.csv", p.Certificates.CSV, readers)
+	route(http.MethodPost, "/certificates/revoke", p.Certificates.BulkRevoke, adminsOnly)
 	route(http.MethodGet, "/certificates/:id", p.Certificates.Show, readers)
 	route(http.MethodGet, "/certificates/:id/:file", p.Certificates.Download, readers)
 	route(http.MethodPost, "/certificates/:id/revoke", p.Certificates.Revoke, adminsOnly)
@@ -174,6 +179,7 @@ func addPortal(e *echo.Echo, p *Portal) {
 	route(http.MethodGet, "/users/new", p.Users.New, adminsOnly)
 	route(http.MethodPost, "/users", p.Users.Create, adminsOnly)
 	route(http.MethodGet, "/users/:id", p.Users.Show, adminsOnly)
+	route(http.MethodPost, "/users/:id/unlock", p.Users.Unlock, adminsOnly)
 	route(http.MethodPost, "/users/:id/:what", p.Users.Change, adminsOnly)
 
 	route(http.MethodGet, "/audit", p.Audit.List, readers)

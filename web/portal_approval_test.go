@@ -71,7 +71,7 @@ func TestApproveAndReject(t *testing.T) {
 	if got := admin.post("/registrations/"+aid, "/registrations/"+aid+"/approve", url.Values{}); got.status != http.StatusConflict {
 		t.Errorf("fail/approve twice: status %d, want 409", got.status)
 	}
-	if got := admin.post("/registrations/"+rid, "/registrations/"+rid+"/reject", url.Values{"reason": {"unknown device"}}); got.status != http.StatusSeeOther {
+	if got := admin.post("/registrations/"+rid, "/registrations/"+rid+"/reject", url.Values{"reason": {"unknown device"}, "confirm": {"yes"}}); got.status != http.StatusSeeOther {
 		t.Fatalf("ok/reject: status %d, want 303", got.status)
 	}
 	if r, _ := p.db.FindRegistration(ctx, rejectID); r.State != model.StateRejected || r.LastFailure != "unknown device" {

@@ -60,7 +60,13 @@ func TestHandlers(t *testing.T) {
 		t.Errorf("after edit: validity %q, password changed %t; want PT60M, unchanged", after.NDESChallengeValidity, after.NDESPasswordHash != h.NDESPasswordHash)
 	}
 
-	if got := admin.post("/handlers", "/handlers/"+id+"/toggle", url.Values{}); got.status != http.StatusSeeOther {
+	if got := admin.post("/handlers", "/handlers/"+id+"/toggle", url.Values{}); got.status != http.StatusOK || !strings.Contains(got.body, `data-testid="confirm-page"`) {
+		t.Errorf("ok/disable asks first: status %d, want 200 with the confirmation page", got.status)
+	}
+	if after, _ = p.db.FindHandler(ctx, h.ID); !after.Enabled {
+		t.Errorf("after the unconfirmed toggle: disabled, want still enabled")
+	}
+	if got := admin.post("/handlers", "/handlers/"+id+"/toggle", url.Values{"confirm": {"yes"}}); got.status != http.StatusSeeOther {
 		t.Fatalf("ok/disable: status %d", got.status)
 	}
 	if after, _ = p.db.FindHandler(ctx, h.ID); after.Enabled {

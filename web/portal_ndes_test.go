@@ -35,7 +35,7 @@ func TestNDESPasswordPage(t *testing.T) {
 		t.Fatalf("ok/get password: status %d, want 200; body %s", got.status, got.body)
 	}
 	m := regexp.MustCompile(`data-testid="ndes-password"[^>]*>([0-9A-F]{16})<`).FindStringSubmatch(got.body)
-	if m == nil || !strings.Contains(got.body, `data-testid="ca-thumbprint"`) || !strings.Contains(got.body, "2026-05-01 13:00 UTC") {
+	if m == nil || !strings.Contains(got.body, `data-testid="ca-thumbprint"`) || !strings.Contains(got.body, "2026-05-01 13:00:00 UTC") {
 		t.Fatalf("ok/get password: page lacks a 16-character password, the thumbprint or the expiry; body %s", got.body)
 	}
 	if cc := got.header.Get("Cache-Control"); cc != "no-store" {

@@ -63,7 +63,7 @@ func TestProcedures(t *testing.T) {
 	}
 
 	// In use: deleting is refused with the reason.
-	got = admin.post("/procedures/certificate/"+cpID, "/procedures/certificate/"+cpID+"/delete", url.Values{})
+	got = admin.post("/procedures/certificate/"+cpID, "/procedures/certificate/"+cpID+"/delete", url.Values{"confirm": {"yes"}})
 	if got.status != http.StatusConflict || !strings.Contains(got.body, "is used by the token procedure") {
 		t.Errorf("fail/delete in use: status %d, want 409 with the reason", got.status)
 	}

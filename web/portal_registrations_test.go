@@ -76,13 +76,13 @@ func TestRegistrationsAndCertificates(t *testing.T) {
 
 	// Cancel the open one; a second cancel is refused with the reason.
 	oid := strconv.FormatInt(open.ID, 10)
-	if got := admin.post("/registrations/"+oid, "/registrations/"+oid+"/cancel", url.Values{}); got.status != http.StatusSeeOther {
+	if got := admin.post("/registrations/"+oid, "/registrations/"+oid+"/cancel", url.Values{"confirm": {"yes"}}); got.status != http.StatusSeeOther {
 		t.Fatalf("ok/cancel: status %d, want 303", got.status)
 	}
 	if r, _ := p.db.FindRegistration(ctx, open.ID); r.State != model.StateCancelled {
 		t.Errorf("after cancel: state %q, want cancelled", r.State)
 	}
-	if got := admin.post("/registrations/"+oid, "/registrations/"+oid+"/cancel", url.Values{}); got.status != http.StatusConflict {
+	if got := admin.post("/registrations/"+oid, "/registrations/"+oid+"/cancel", url.Values{"confirm": {"yes"}}); got.status != http.StatusConflict {
 		t.Errorf("fail/cancel twice: status %d, want 409", got.status)
 	}
 
@@ -104,7 +104,7 @@ func TestRegistrationsAndCertificates(t *testing.T) {
 	if got := admin.post("/certificates/"+cid, "/certificates/"+cid+"/revoke", url.Values{"reason": {"77"}}); got.status != http.StatusUnprocessableEntity {
 		t.Errorf("fail/bad reason: status %d, want 422", got.status)
 	}
-	if got := admin.post("/certificates/"+cid, "/certificates/"+cid+"/revoke", url.Values{"reason": {"1"}}); got.status != http.StatusSeeOther {
+	if got := admin.post("/certificates/"+cid, "/certificates/"+cid+"/revoke", url.Values{"reason": {"1"}, "confirm": {"yes"}}); got.status != http.StatusSeeOther {
 		t.Fatalf("ok/revoke: status %d, want 303; body %s", got.status, got.body)
 	}
 	c, _ := p.db.FindCertificate(ctx, certID)

@@ -46,7 +46,7 @@ func TestUsers(t *testing.T) {
 		t.Errorf("ok/auditor dave reads the audit log: status %d", got.status)
 	}
 	// Disabling ends dave's session.
-	if got := admin.post(daveURL, daveURL+"/disable", url.Values{}); got.status != http.StatusSeeOther {
+	if got := admin.post(daveURL, daveURL+"/disable", url.Values{"confirm": {"yes"}}); got.status != http.StatusSeeOther {
 		t.Fatalf("ok/disable: status %d", got.status)
 	}
 	if got := dave.get("/audit"); got.status != http.StatusSeeOther {

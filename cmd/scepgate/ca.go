@@ -162,7 +162,7 @@ func printCert(w io.Writer, label string, c *x509.Certificate) {
 	fmt.Fprintf(w, "%s:\n", label)
 	fmt.Fprintf(w, "  Subject: %s\n", c.Subject.String())
 	fmt.Fprintf(w, "  Issuer: %s\n", c.Issuer.String())
-	fmt.Fprintf(w, "  Serial: %s\n", strings.ToLower(c.SerialNumber.Text(16)))
+	fmt.Fprintf(w, "  Serial: %s\n", model.SerialOpenSSL(c.SerialNumber.Text(16)))
 	fmt.Fprintf(w, "  Valid: %s to %s\n", c.NotBefore.UTC().Format(time.RFC3339), c.NotAfter.UTC().Format(time.RFC3339))
 	fmt.Fprintf(w, "  Key: %s\n", keyDescription(c.PublicKey))
 	fmt.Fprintf(w, "  SHA-256: %s\n", pki.SHA256Fingerprint(c))

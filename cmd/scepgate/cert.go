@@ -57,6 +57,6 @@ func runCertRevoke(ctx context.Context, cl *cli, f certRevokeFlags) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(cl.stdout, "Certificate %s (%s) is revoked (%s); the CRL is updated.\n", cert.Serial, cert.Subject, f.reason)
+	fmt.Fprintf(cl.stdout, "Certificate %s (%s) is revoked (%s); the CRL is updated.\n", model.SerialOpenSSL(cert.Serial), cert.Subject, f.reason)
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/scepgate/scepgate/admin"
+	"github.com/scepgate/scepgate/model"
 	"github.com/spf13/cobra"
 )
 
@@ -174,6 +175,6 @@ func runRegistrationDecide(ctx context.Context, cl *cli, verb string, id int64, 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(cl.stdout, "Registration %d is approved: certificate %s for %s; the device gets it at its next poll.\n", id, cert.Serial, cert.Subject)
+	fmt.Fprintf(cl.stdout, "Registration %d is approved: certificate %s for %s; the device gets it at its next poll.\n", id, model.SerialOpenSSL(cert.Serial), cert.Subject)
 	return nil
 }
