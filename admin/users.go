@@ -2,8 +2,8 @@ package admin
 
 import (
 	"context"
-	"time"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/scepgate/scepgate/model"

@@ -81,7 +81,6 @@ type Sessions struct {
 	Observer Observer
 }
 
-
 // randomToken returns n random bytes, base64url encoded.
 func (s *Sessions) randomToken(n int) (string, error) {
 	b := make([]byte, n)
