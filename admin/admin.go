@@ -41,6 +41,8 @@ type Store interface {
 	ReplaceAuthorities(ctx context.Context, ca, ra *model.Authority, audit *model.AuditEvent) error
 	FindCertificate(ctx context.Context, id int64) (*model.Certificate, error)
 	AddAuditEvent(ctx context.Context, e *model.AuditEvent) error
+
+	TokenStore
 }
 
 // Enroller is what the operations need from the enrollment workflow:
