@@ -35,6 +35,7 @@ type Observer interface {
 const (
 	AuthNDES   = "ndes"   // HTTP Basic credentials at an NDES challenge handler
 	AuthPortal = "portal" // the portal's sign-in form
+	AuthAPI    = "api"    // bearer tokens of the JSON API
 )
 
 // NopObserver observes nothing; it stands in when no Observer is set.

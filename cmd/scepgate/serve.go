@@ -90,6 +90,7 @@ func runServe(ctx context.Context, cl *cli, f serveFlags) error {
 			NDES: handlers.NewNDES(handlers.NDESConfig{Service: svc, Log: log, Observer: observer(metrics)})},
 		Publisher: &handlers.Publisher{Service: svc},
 		Portal:    newPortal(e, svc, log, observer(metrics)),
+		API:       newAPI(e, svc, log, observer(metrics)),
 		Metrics:   metrics, ServeMetrics: f.metrics.onMain,
 		Ready: &web.Readiness{DB: e.db, Snapshots: svc},
 	})

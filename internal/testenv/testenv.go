@@ -132,6 +132,8 @@ func New(t testing.TB, o Options) *Env {
 			Log: log, Throttle: o.Throttle, Observer: observer}),
 		Metrics: m, ServeMetrics: m != nil,
 		Ready: &web.Readiness{DB: db, Snapshots: svc},
+		API: &handlers.API{Admin: ops, Store: db, Service: svc, Limiter: handlers.NewTokenLimiter(o.NDESLimits),
+			Now: clk.Now, Log: log, Version: "test", Observer: observer},
 	})
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
