@@ -128,6 +128,11 @@ type HandlerJSON struct {
 	NDESPasswordCap       int    `json:"ndes_password_cap,omitempty"`
 }
 
+// HandlersJSON are the handlers.
+type HandlersJSON struct {
+	Items []HandlerJSON `json:"items" nullable:"false"`
+}
+
 // ProceduresJSON are the certificate and token procedures.
 type ProceduresJSON struct {
 	CertificateProcedures []CertificateProcedureJSON `json:"certificate_procedures" nullable:"false"`
@@ -195,13 +200,13 @@ type (
 		}
 	}
 	rejectInput struct {
-		idPath
+		ID   int64 `path:"id" minimum:"1"`
 		Body struct {
 			Reason string `json:"reason,omitempty" doc:"Why, for the audit log and the device's FAILURE."`
 		}
 	}
 	revokeInput struct {
-		idPath
+		ID   int64 `path:"id" minimum:"1"`
 		Body struct {
 			Reason string `json:"reason" enum:"unspecified,keyCompromise,cACompromise,affiliationChanged,superseded,cessationOfOperation,certificateHold,privilegeWithdrawn"`
 		}
@@ -290,7 +295,7 @@ func (a *API) issueChallenge(ctx context.Context, in *handlerPath) (*body[Challe
 	return &body[ChallengeJSON]{Body: ChallengeJSON{Challenge: ch.Password, ExpiresAt: ch.ExpiresAt.UTC(), CAThumbprint: ch.CAThumbprint, RegistrationID: ch.Registration.ID}}, nil
 }
 
-func (a *API) listHandlers(ctx context.Context, _ *struct{}) (*body[[]HandlerJSON], error) {
+func (a *API) listHandlers(ctx context.Context, _ *struct{}) (*body[HandlersJSON], error) {
 	snap, err := a.snapshot(ctx)
 	if err != nil {
 		return nil, err
@@ -306,7 +311,7 @@ func (a *API) listHandlers(ctx context.Context, _ *struct{}) (*body[[]HandlerJSO
 		}
 		out = append(out, j)
 	}
-	return &body[[]HandlerJSON]{Body: out}, nil
+	return &body[HandlersJSON]{Body: HandlersJSON{Items: out}}, nil
 }
 
 func (a *API) listProcedures(ctx context.Context, _ *struct{}) (*body[ProceduresJSON], error) {
@@ -410,7 +415,7 @@ func (a *API) rejectRegistration(ctx context.Context, in *rejectInput) (*body[Re
 	if err := a.Admin.Reject(ctx, apiActor(ctx), in.ID, in.Body.Reason); err != nil {
 		return nil, a.fail(ctx, err)
 	}
-	return a.getRegistration(ctx, &in.idPath)
+	return a.getRegistration(ctx, &idPath{ID: in.ID})
 }
 
 func (a *API) listCertificates(ctx context.Context, in *certificatesQuery) (*body[Page[CertificateJSON]], error) {
