@@ -30,6 +30,7 @@ type Portal struct {
 	Certificates  *handlers.Certificates
 	Users         *handlers.Users
 	Audit         *handlers.AuditLog
+	Tokens        *handlers.Tokens
 }
 
 // PortalStore is everything the portal needs from storage.
@@ -75,6 +76,7 @@ func NewPortal(d PortalDeps) *Portal {
 		Certificates:  &handlers.Certificates{Store: d.Store, Revoker: d.Admin, Now: d.Now},
 		Users:         &handlers.Users{Store: d.Store, Admin: d.Admin},
 		Audit:         &handlers.AuditLog{Store: d.Store, Now: d.Now},
+		Tokens:        &handlers.Tokens{Admin: d.Admin, Now: d.Now},
 	}
 }
 
@@ -167,6 +169,10 @@ func addPortal(e *echo.Echo, p *Portal) {
 	route(http.MethodPost, "/users", p.Users.Create, adminsOnly)
 	route(http.MethodGet, "/users/:id", p.Users.Show, adminsOnly)
 	route(http.MethodPost, "/users/:id/:what", p.Users.Change, adminsOnly)
+
+	route(http.MethodGet, "/tokens", p.Tokens.List, adminsOnly)
+	route(http.MethodPost, "/tokens", p.Tokens.Create, adminsOnly)
+	route(http.MethodPost, "/tokens/revoke", p.Tokens.Revoke, adminsOnly)
 
 	route(http.MethodGet, "/audit", p.Audit.List, readers)
 	route(http.MethodGet, "/audit.csv", p.Audit.CSV, readers)
