@@ -4,7 +4,7 @@ BIN     := bin
 PKGS    := ./...
 export CGO_ENABLED := 1
 
-.PHONY: run build test test-deps generate lint check bench clean screenshots
+.PHONY: run build test test-deps generate openapi lint check bench clean screenshots
 
 ## run: start the server on the embedded SQLite default (data in ./data, port 8080)
 run: build
@@ -32,6 +32,10 @@ screenshots: test-deps
 ## generate: regenerate templ components (the output is committed)
 generate:
 	$(GO) tool templ generate
+
+## openapi: rewrite docs/openapi.json from the API's Go types (the output is committed)
+openapi:
+	$(GO) test -count=1 -run TestOpenAPIDocument ./web/ -update
 
 ## lint: formatting, vet, staticcheck, and generated files up to date
 lint:

@@ -91,11 +91,15 @@ type API struct {
 	Limiter TokenLimiter
 	Now     func() time.Time
 	Log     *slog.Logger
-	// Version is the API document's version (the module's).
-	Version string
 	// Observer counts the NDES passwords handed out; nil counts nothing.
 	Observer Observer
+
+	huma huma.API
 }
+
+// APIVersion is the version of the API's OpenAPI document; it changes
+// when the API changes.
+const APIVersion = "1.0.0"
 
 // APIError is the body of every error answer of the JSON API:
 // {"error": {"code": ..., "message": ..., "fields": {...}}}.
@@ -334,16 +338,20 @@ func (a *API) Register(e *echo.Echo) huma.API {
 	if a.Limiter == nil {
 		a.Limiter = NewTokenLimiter(DefaultNDESLimits)
 	}
-	api := humaecho.New(e, APIConfig(a.Version))
+	api := humaecho.New(e, APIConfig())
 	a.operations(api)
+	a.huma = api
 	return api
 }
+
+// OpenAPI returns the API's OpenAPI document, once Register has run.
+func (a *API) OpenAPI() *huma.OpenAPI { return a.huma.OpenAPI() }
 
 // APIConfig is the huma configuration of the API: the OpenAPI document at
 // /api/v1/openapi.json, a bearer security scheme, no docs page and no
 // $schema links in answers.
-func APIConfig(version string) huma.Config {
-	cfg := huma.DefaultConfig("scepgate API", version)
+func APIConfig() huma.Config {
+	cfg := huma.DefaultConfig("scepgate API", APIVersion)
 	cfg.CreateHooks = nil
 	cfg.DocsPath = ""
 	cfg.SchemasPath = ""
@@ -362,6 +370,9 @@ func register[I, O any](a *API, api huma.API, op huma.Operation, roles []string,
 	op.Middlewares = huma.Middlewares{a.auth(api, roles)}
 	op.MaxBodyBytes = MaxAPIBody
 	op.Errors = append(op.Errors, http.StatusUnauthorized, http.StatusForbidden, http.StatusTooManyRequests)
+	if op.Method == http.MethodPost {
+		op.Errors = append(op.Errors, http.StatusRequestEntityTooLarge)
+	}
 	op.Description += fmt.Sprintf("\n\nRoles: %s.", strings.Join(roles, ", "))
 	huma.Register(api, op, h)
 }

@@ -148,5 +148,5 @@ func tokenExpiry(t *model.Token) string {
 // obs (nil: none) counts wrong tokens and NDES passwords.
 func newAPI(e *env, svc *enroll.Service, log *slog.Logger, obs handlers.Observer) *handlers.API {
 	return &handlers.API{Admin: e.admin(svc), Store: e.db, Service: svc, Limiter: handlers.NewTokenLimiter(handlers.DefaultNDESLimits),
-		Now: time.Now, Log: log, Version: version(), Observer: obs}
+		Now: time.Now, Log: log, Observer: obs}
 }

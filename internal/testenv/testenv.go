@@ -64,6 +64,7 @@ type Env struct {
 	Server    *httptest.Server
 	Log       *slog.Logger
 	Metrics   *web.Metrics // nil unless Options.Metrics
+	API       *handlers.API
 }
 
 // MasterSecret is the master key of every test environment.
@@ -123,6 +124,7 @@ func New(t testing.TB, o Options) *Env {
 		m = web.NewMetrics(web.MetricsConfig{Snapshots: svc, CRLs: db, Now: clk.Now, Log: log})
 		observer = m
 	}
+	api := &handlers.API{Admin: ops, Store: db, Service: svc, Limiter: handlers.NewTokenLimiter(o.NDESLimits), Now: clk.Now, Log: log, Observer: observer}
 	e := web.New(web.Config{
 		Log: log,
 		Protocol: &handlers.Protocol{Snapshots: svc, SCEP: &handlers.SCEP{Service: svc, Log: log, Observer: observer},
@@ -132,12 +134,11 @@ func New(t testing.TB, o Options) *Env {
 			Log: log, Throttle: o.Throttle, Observer: observer}),
 		Metrics: m, ServeMetrics: m != nil,
 		Ready: &web.Readiness{DB: db, Snapshots: svc},
-		API: &handlers.API{Admin: ops, Store: db, Service: svc, Limiter: handlers.NewTokenLimiter(o.NDESLimits),
-			Now: clk.Now, Log: log, Version: "test", Observer: observer},
+		API:   api,
 	})
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
-	return &Env{DB: db, MasterKey: mk, Clock: clk, Authority: a, Enroll: svc, Admin: ops, Echo: e, Server: srv, Log: log, Metrics: m}
+	return &Env{DB: db, MasterKey: mk, Clock: clk, Authority: a, Enroll: svc, Admin: ops, Echo: e, Server: srv, Log: log, Metrics: m, API: api}
 }
 
 // Hash returns a cheap bcrypt hash of password, for seeded users and NDES
