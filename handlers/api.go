@@ -306,6 +306,7 @@ func (a *API) auth(api huma.API, roles []string) func(huma.Context, func(huma.Co
 		}
 		ctx = huma.WithValue(ctx, apiTokenKey{}, tok)
 		ctx = huma.WithValue(ctx, apiClientKey{}, client)
+		ctx = huma.WithValue(ctx, apiBaseURLKey{}, ec.Scheme()+"://"+ec.Request().Host)
 		next(ctx)
 		// Changes are audited by the operations themselves, as
 		// token:NAME; reads are recorded here.

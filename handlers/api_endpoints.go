@@ -255,6 +255,7 @@ func (a *API) operations(api huma.API) {
 	register(a, api, huma.Operation{OperationID: "revoke-certificate", Method: http.MethodPost, Path: "/certificates/{id}/revoke",
 		Summary: "Revoke a certificate", Description: "Revokes for an RFC 5280 reason and signs a new CRL at once.",
 		Tags: []string{"Certificates"}, Errors: []int{http.StatusNotFound, http.StatusConflict}}, apiAdmins, a.revokeCertificate)
+	a.registerMobileconfig(api)
 }
 
 func (a *API) snapshot(ctx context.Context) (*enroll.Snapshot, error) {

@@ -31,6 +31,7 @@ type Portal struct {
 	Users         *handlers.Users
 	Audit         *handlers.AuditLog
 	Tokens        *handlers.Tokens
+	Profiles      *handlers.Profiles
 }
 
 // PortalStore is everything the portal needs from storage.
@@ -77,6 +78,7 @@ func NewPortal(d PortalDeps) *Portal {
 		Users:         &handlers.Users{Store: d.Store, Admin: d.Admin},
 		Audit:         &handlers.AuditLog{Store: d.Store, Now: d.Now},
 		Tokens:        &handlers.Tokens{Admin: d.Admin, Now: d.Now},
+		Profiles:      &handlers.Profiles{Service: d.Service, Rand: d.Rand},
 	}
 }
 
@@ -146,6 +148,7 @@ func addPortal(e *echo.Echo, p *Portal) {
 	route(http.MethodGet, "/handlers/:id", p.Handlers.Edit, readers)
 	route(http.MethodPost, "/handlers/:id", p.Handlers.Save, adminsOnly)
 	route(http.MethodPost, "/handlers/:id/toggle", p.Handlers.Toggle, adminsOnly)
+	route(http.MethodPost, "/handlers/:id/mobileconfig", p.Profiles.Download, adminsOnly)
 
 	helpers := []string{model.RoleAdmin, model.RoleHelpdesk}
 	route(http.MethodGet, "/ndes", p.NDES.Show, helpers)
