@@ -53,7 +53,7 @@ func (s *Service) Enroll(ctx context.Context, snap *Snapshot, e *Enrollment) ([]
 	if e.Renewal || (e.Challenge == "" && isIssuedBy(e.SignerCert, snap.Authority.CA)) {
 		return s.renew(ctx, snap, e, tp, cp, key)
 	}
-	reg, err := s.authorise(ctx, e, tp, cp)
+	reg, err := s.authoriseOrAsk(ctx, e, tp, cp)
 	if errors.Is(err, errUsedBySameTransaction) {
 		// Another attempt of this very transaction consumed the password
 		// after we looked: answer as it was answered.

@@ -60,6 +60,7 @@ type Service struct {
 	log   *slog.Logger
 	snaps *snapshots
 	crlMu sync.Mutex // one CRL signed at a time
+	hooks Hooks
 }
 
 // Options configure a Service; zero values take the defaults.
@@ -71,6 +72,8 @@ type Options struct {
 	// change made elsewhere, such as on the command line; it bounds how
 	// stale cached settings may be.
 	ConfigCheckInterval time.Duration
+	// Hooks calls the handlers' webhooks (none by default).
+	Hooks Hooks
 }
 
 // NewService returns a Service over store, opening keys with mk.
@@ -84,12 +87,15 @@ func NewService(store Store, mk *pki.MasterKey, o Options) *Service {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Hooks == nil {
+		o.Hooks = noHooks{}
+	}
 	if o.ConfigCheckInterval == 0 {
 		o.ConfigCheckInterval = time.Second
 	}
 	snaps := &snapshots{store: store, mk: mk, interval: o.ConfigCheckInterval, log: o.Logger,
 		open: pki.OpenAuthority, stop: make(chan struct{})}
-	s := &Service{store: store, mk: mk, now: o.Now, rand: o.Rand, log: o.Logger, snaps: snaps}
+	s := &Service{store: store, mk: mk, now: o.Now, rand: o.Rand, log: o.Logger, snaps: snaps, hooks: o.Hooks}
 	// The background checks of the settings end when the Service is no
 	// longer used: they hold the snapshots, never the Service.
 	runtime.AddCleanup(s, func(stop chan struct{}) { close(stop) }, snaps.stop)

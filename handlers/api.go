@@ -33,6 +33,7 @@ type APIAdmin interface {
 	Approve(ctx context.Context, actor admin.Actor, id int64) (*model.Certificate, error)
 	Reject(ctx context.Context, actor admin.Actor, id int64, reason string) error
 	RevokeCertificate(ctx context.Context, actor admin.Actor, id int64, reason int) (*model.Certificate, error)
+	SetHandlerHooks(ctx context.Context, actor admin.Actor, id int64, in admin.HooksInput) (*admin.HookSecrets, error)
 }
 
 // APIStore is what the JSON API reads from storage.
@@ -371,7 +372,7 @@ func register[I, O any](a *API, api huma.API, op huma.Operation, roles []string,
 	op.Middlewares = huma.Middlewares{a.auth(api, roles)}
 	op.MaxBodyBytes = MaxAPIBody
 	op.Errors = append(op.Errors, http.StatusUnauthorized, http.StatusForbidden, http.StatusTooManyRequests)
-	if op.Method == http.MethodPost {
+	if op.Method == http.MethodPost || op.Method == http.MethodPut {
 		op.Errors = append(op.Errors, http.StatusRequestEntityTooLarge)
 	}
 	op.Description += fmt.Sprintf("\n\nRoles: %s.", strings.Join(roles, ", "))

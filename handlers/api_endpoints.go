@@ -256,6 +256,7 @@ func (a *API) operations(api huma.API) {
 		Summary: "Revoke a certificate", Description: "Revokes for an RFC 5280 reason and signs a new CRL at once.",
 		Tags: []string{"Certificates"}, Errors: []int{http.StatusNotFound, http.StatusConflict}}, apiAdmins, a.revokeCertificate)
 	a.registerMobileconfig(api)
+	a.registerHooks(api)
 }
 
 func (a *API) snapshot(ctx context.Context) (*enroll.Snapshot, error) {

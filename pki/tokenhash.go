@@ -20,3 +20,7 @@ func (m *MasterKey) TokenHash(token string) string {
 	h.Write([]byte(token))
 	return hex.EncodeToString(h.Sum(nil))
 }
+
+// WebhookSecretPurpose binds the sealed secrets of handlers' webhooks to
+// their use (see MasterKey.Seal).
+const WebhookSecretPurpose = "scepgate webhook secret v1"

@@ -94,6 +94,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		"list-certificates":    {{"GET", "/api/v1/certificates?state=active", nil, 200}},
 		"get-certificate":      {{"GET", "/api/v1/certificates/" + itoa(certID), nil, 200}},
 		"revoke-certificate":   {{"POST", "/api/v1/certificates/" + itoa(certID) + "/revoke", map[string]string{"reason": "superseded"}, 200}},
+		"set-handler-hooks":    {{"PUT", "/api/v1/handlers/scep/hooks", map[string]string{"event_url": "https://mdm.example/events"}, 200}, {"PUT", "/api/v1/handlers/scep/hooks", map[string]string{"event_url": "http://mdm.example/events"}, 422}},
 		"get-mobileconfig":     {{"GET", "/api/v1/handlers/ndesrequest/mobileconfig", nil, 200}, {"GET", "/api/v1/handlers/ndeschallenge/mobileconfig", nil, 422}},
 	}
 	seen := map[string]bool{}

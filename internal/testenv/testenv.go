@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/rand"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -25,6 +26,7 @@ import (
 	"github.com/scepgate/scepgate/pki"
 	"github.com/scepgate/scepgate/store"
 	"github.com/scepgate/scepgate/web"
+	"github.com/scepgate/scepgate/webhook"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -50,6 +52,9 @@ type Options struct {
 	DSN string
 	// Metrics counts what the handlers decide and serves /metrics.
 	Metrics bool
+	// WebhookHTTP calls the handlers' webhooks (such as the client of an
+	// httptest.NewTLSServer).
+	WebhookHTTP *http.Client
 }
 
 // Env is one running stack.
@@ -65,6 +70,7 @@ type Env struct {
 	Log       *slog.Logger
 	Metrics   *web.Metrics // nil unless Options.Metrics
 	API       *handlers.API
+	Webhooks  *webhook.Client
 }
 
 // MasterSecret is the master key of every test environment.
@@ -116,7 +122,8 @@ func New(t testing.TB, o Options) *Env {
 		}
 	}
 	log := o.Logger
-	svc := enroll.NewService(db, mk, enroll.Options{Logger: log, Now: clk.Now})
+	hooks := &webhook.Client{MasterKey: mk, HTTP: o.WebhookHTTP, Now: clk.Now, Log: log}
+	svc := enroll.NewService(db, mk, enroll.Options{Logger: log, Now: clk.Now, Hooks: hooks})
 	ops := admin.New(db, svc, mk, admin.Options{Now: clk.Now, BcryptCost: bcrypt.MinCost})
 	var m *web.Metrics
 	var observer handlers.Observer = handlers.NopObserver{}
@@ -138,7 +145,7 @@ func New(t testing.TB, o Options) *Env {
 	})
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
-	return &Env{DB: db, MasterKey: mk, Clock: clk, Authority: a, Enroll: svc, Admin: ops, Echo: e, Server: srv, Log: log, Metrics: m, API: api}
+	return &Env{DB: db, MasterKey: mk, Clock: clk, Authority: a, Enroll: svc, Admin: ops, Echo: e, Server: srv, Log: log, Metrics: m, API: api, Webhooks: hooks}
 }
 
 // Hash returns a cheap bcrypt hash of password, for seeded users and NDES

@@ -13,3 +13,11 @@ CREATE TABLE api_tokens (
 	revoked_at   TIMESTAMPTZ
 );
 CREATE UNIQUE INDEX api_tokens_live_name ON api_tokens (name) WHERE revoked_at IS NULL;
+
+-- Webhooks per handler: a challenge hook that decides challenges, and an
+-- event hook told of certificates issued, renewed and revoked. The secrets
+-- that sign their calls are sealed under the master key.
+ALTER TABLE handlers ADD COLUMN challenge_hook_url TEXT NOT NULL DEFAULT '';
+ALTER TABLE handlers ADD COLUMN challenge_hook_secret BYTEA;
+ALTER TABLE handlers ADD COLUMN event_hook_url TEXT NOT NULL DEFAULT '';
+ALTER TABLE handlers ADD COLUMN event_hook_secret BYTEA;
