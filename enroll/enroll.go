@@ -166,7 +166,12 @@ func (s *Service) fail(ctx context.Context, reg *model.Registration, e *Enrollme
 		Actor: "scep:" + e.Handler.Name, Action: "enrollment.refuse", ClientAddr: e.ClientAddr,
 		Target: fmt.Sprintf("registration %d", reg.ID), Detail: reason,
 	}
-	if err := s.store.RecordEnrollmentFailure(ctx, reg.ID, reason, audit); err != nil {
+	if reg.ID == 0 { // allowed by a challenge hook: no registration to record on
+		audit.Target = "transaction " + e.TransactionID
+		if err := s.store.AddAuditEvent(ctx, audit); err != nil {
+			s.log.Error("audit enrollment failure", "err", err)
+		}
+	} else if err := s.store.RecordEnrollmentFailure(ctx, reg.ID, reason, audit); err != nil {
 		s.log.Error("record enrollment failure", "registration", reg.ID, "err", err)
 	}
 	return refuse("%s", reason)
