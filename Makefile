@@ -4,7 +4,7 @@ BIN     := bin
 PKGS    := ./...
 export CGO_ENABLED := 1
 
-.PHONY: run build test test-deps generate lint check bench clean screenshots
+.PHONY: run build test test-deps generate openapi lint check bench clean screenshots
 
 ## run: start the server on the embedded SQLite default, on this machine only
 ## (http://127.0.0.1:8080; data in ./data, made on the first run)
@@ -33,6 +33,10 @@ screenshots: test-deps
 ## generate: regenerate templ components (the output is committed)
 generate:
 	$(GO) tool templ generate
+
+## openapi: rewrite docs/openapi.json from the API's Go types (the output is committed)
+openapi:
+	$(GO) test -count=1 -run TestOpenAPIDocument ./web/ -update
 
 ## lint: formatting, vet, staticcheck, and generated files up to date
 lint:

@@ -46,6 +46,8 @@ type Store interface {
 	ActivateNextAuthorities(ctx context.Context, audit *model.AuditEvent) error
 	FindCertificate(ctx context.Context, id int64) (*model.Certificate, error)
 	AddAuditEvent(ctx context.Context, e *model.AuditEvent) error
+
+	TokenStore
 }
 
 // Enroller is what the operations need from the enrollment workflow:

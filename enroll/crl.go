@@ -23,6 +23,7 @@ func (s *Service) Revoke(ctx context.Context, serial string, reason int, actor, 
 	if err != nil {
 		return c, err
 	}
+	s.revokedEvent(snap, c)
 	_, err = s.CurrentCRL(ctx, snap)
 	return c, err
 }

@@ -53,7 +53,7 @@ func (s *Service) Enroll(ctx context.Context, snap *Snapshot, e *Enrollment) ([]
 	if e.Renewal || (e.Challenge == "" && snap.IssuerOf(e.SignerCert) != nil) {
 		return s.renew(ctx, snap, e, tp, cp, key)
 	}
-	reg, err := s.authorise(ctx, e, tp, cp, key)
+	reg, err := s.authoriseOrAsk(ctx, e, tp, cp, key)
 	var again *retried
 	if errors.As(err, &again) {
 		return s.repeat(snap, tp, e.TransactionID, again.prior)
@@ -255,7 +255,12 @@ func (s *Service) fail(ctx context.Context, reg *model.Registration, e *Enrollme
 		Actor: "scep:" + e.Handler.Name, Action: "enrollment.refuse", ClientAddr: e.ClientAddr,
 		Target: fmt.Sprintf("registration %d", reg.ID), Detail: reason,
 	}
-	if err := s.store.RecordEnrollmentFailure(ctx, reg.ID, reason, audit); err != nil {
+	if reg.ID == 0 { // allowed by a challenge hook: no registration to record on
+		audit.Target = "transaction " + e.TransactionID
+		if err := s.store.AddAuditEvent(ctx, audit); err != nil {
+			s.log.Error("audit enrollment failure", "err", err)
+		}
+	} else if err := s.store.RecordEnrollmentFailure(ctx, reg.ID, reason, audit); err != nil {
 		s.log.Error("record enrollment failure", "registration", reg.ID, "err", err)
 	}
 	return refuse("%s", reason)

@@ -138,16 +138,18 @@ func (s *Service) issueAndRecord(ctx context.Context, snap *Snapshot, is issuanc
 	if err != nil {
 		return nil, nil, err
 	}
+	audit := is.audit(rec)
 	err = s.store.RecordIssue(ctx, store.Issue{
 		Cert:                  rec,
 		ConsumeRegistrationID: is.consume,
 		ApproveRegistrationID: is.approve,
 		Supersede:             append(supersede, is.supersede...),
-		Audit:                 is.audit(rec),
+		Audit:                 audit,
 	})
 	if err != nil {
 		return nil, nil, err
 	}
+	s.hooks.CertificateEvent(is.handler, certificateEvent(audit.Action), rec)
 	return cert, rec, nil
 }
 

@@ -72,6 +72,9 @@ type Service struct {
 	// attempts slows down and then refuses an address that keeps sending
 	// wrong challenge passwords.
 	attempts model.AttemptPolicy
+
+	// hooks calls the handlers' webhooks.
+	hooks Hooks
 }
 
 // Options configure a Service; zero values take the defaults.
@@ -86,6 +89,8 @@ type Options struct {
 	// Attempts bounds wrong challenge passwords per client address
 	// (model.DefaultSCEPAttempts by default).
 	Attempts model.AttemptPolicy
+	// Hooks calls the handlers' webhooks (none by default).
+	Hooks Hooks
 }
 
 // NewService returns a Service over store, opening keys with mk.
@@ -99,13 +104,16 @@ func NewService(store Store, mk *pki.MasterKey, o Options) *Service {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Hooks == nil {
+		o.Hooks = noHooks{}
+	}
 	if o.ConfigCheckInterval == 0 {
 		o.ConfigCheckInterval = time.Second
 	}
 	snaps := &snapshots{store: store, mk: mk, interval: o.ConfigCheckInterval, log: o.Logger,
 		open: pki.OpenAuthority, stop: make(chan struct{})}
 	s := &Service{store: store, mk: mk, now: o.Now, rand: o.Rand, log: o.Logger, snaps: snaps,
-		attempts: o.Attempts.OrDefault(model.DefaultSCEPAttempts)}
+		attempts: o.Attempts.OrDefault(model.DefaultSCEPAttempts), hooks: o.Hooks}
 	// The background checks of the settings end when the Service is no
 	// longer used: they hold the snapshots, never the Service.
 	runtime.AddCleanup(s, func(stop chan struct{}) { close(stop) }, snaps.stop)

@@ -38,6 +38,7 @@ const (
 	AuthNDES   = "ndes"   // HTTP Basic credentials at an NDES challenge handler
 	AuthPortal = "portal" // the portal's sign-in form
 	AuthSCEP   = "scep"   // challenge passwords at SCEP handlers
+	AuthAPI    = "api"    // bearer tokens of the JSON API
 )
 
 // NopObserver observes nothing; it stands in when no Observer is set.

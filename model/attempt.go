@@ -25,6 +25,9 @@ const (
 	// AttemptSCEP: challenge passwords at SCEP handlers; the key is the
 	// client address.
 	AttemptSCEP AttemptKind = "scep"
+	// AttemptAPI: bearer tokens of the JSON API; the key is the client
+	// address.
+	AttemptAPI AttemptKind = "api"
 )
 
 // Attempts is what the database remembers of the recent attempts of one

@@ -36,6 +36,16 @@ type Handler struct {
 	NDESPasswordCap       int    `gorm:"column:ndes_password_cap"`
 	NDESByteOrderMark     bool   `gorm:"column:ndes_byte_order_mark"`
 
+	// ChallengeHookURL, when set, decides each enrollment's challenge at
+	// this handler (an HTTPS POST, see package webhook) instead of the
+	// registrations; EventHookURL hears of certificates issued, renewed and
+	// revoked here. Each hook's secret, sealed under the master key, signs
+	// its calls.
+	ChallengeHookURL    string `gorm:"column:challenge_hook_url"`
+	ChallengeHookSecret []byte `gorm:"column:challenge_hook_secret"`
+	EventHookURL        string `gorm:"column:event_hook_url"`
+	EventHookSecret     []byte `gorm:"column:event_hook_secret"`
+
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }

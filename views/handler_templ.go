@@ -308,6 +308,12 @@ func HandlerPage(p HandlerProps) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
+			if p.Form.ID != 0 && p.Form.Format == "scep" && p.Page.IsAdmin() {
+				templ_7745c5c3_Err = AppleProfileForm(p.Form.ID, p.Page.CSRF).Render(ctx, templ_7745c5c3_Buffer)
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
+			}
 			return nil
 		})
 		templ_7745c5c3_Err = Layout(p.Page).Render(templ.WithChildren(ctx, templ_7745c5c3_Var2), templ_7745c5c3_Buffer)

@@ -82,7 +82,7 @@ func NewMetrics(cfg MetricsConfig) *Metrics {
 			Help:    "HTTP requests by route pattern (not the URL), method and status code.",
 			Buckets: prometheus.DefBuckets}, []string{"route", "method", "code"}),
 	}
-	for _, kind := range []string{handlers.AuthNDES, handlers.AuthPortal, handlers.AuthSCEP} {
+	for _, kind := range []string{handlers.AuthNDES, handlers.AuthPortal, handlers.AuthSCEP, handlers.AuthAPI} {
 		m.lockouts.WithLabelValues(kind)
 		m.authFailures.WithLabelValues(kind)
 	}

@@ -30,6 +30,8 @@ type Portal struct {
 	Certificates  *handlers.Certificates
 	Users         *handlers.Users
 	Audit         *handlers.AuditLog
+	Tokens        *handlers.Tokens
+	Profiles      *handlers.Profiles
 }
 
 // PortalStore is everything the portal needs from storage.
@@ -83,6 +85,8 @@ func NewPortal(d PortalDeps) *Portal {
 		Certificates:  &handlers.Certificates{Store: d.Store, Revoker: d.Admin, Bulk: d.Admin, Now: d.Now},
 		Users:         &handlers.Users{Store: d.Store, Admin: d.Admin, Now: d.Now},
 		Audit:         &handlers.AuditLog{Store: d.Store, Procedures: d.Store, Now: d.Now},
+		Tokens:        &handlers.Tokens{Admin: d.Admin, Now: d.Now},
+		Profiles:      &handlers.Profiles{Service: d.Service, Rand: d.Rand},
 	}
 }
 
@@ -153,6 +157,7 @@ func addPortal(e *echo.Echo, p *Portal) {
 	route(http.MethodGet, "/handlers/:id", p.Handlers.Edit, readers)
 	route(http.MethodPost, "/handlers/:id", p.Handlers.Save, adminsOnly)
 	route(http.MethodPost, "/handlers/:id/toggle", p.Handlers.Toggle, adminsOnly)
+	route(http.MethodPost, "/handlers/:id/mobileconfig", p.Profiles.Download, adminsOnly)
 
 	helpers := []string{model.RoleAdmin, model.RoleHelpdesk}
 	route(http.MethodGet, "/ndes", p.NDES.Show, helpers)
@@ -181,6 +186,10 @@ func addPortal(e *echo.Echo, p *Portal) {
 	route(http.MethodGet, "/users/:id", p.Users.Show, adminsOnly)
 	route(http.MethodPost, "/users/:id/unlock", p.Users.Unlock, adminsOnly)
 	route(http.MethodPost, "/users/:id/:what", p.Users.Change, adminsOnly)
+
+	route(http.MethodGet, "/tokens", p.Tokens.List, adminsOnly)
+	route(http.MethodPost, "/tokens", p.Tokens.Create, adminsOnly)
+	route(http.MethodPost, "/tokens/revoke", p.Tokens.Revoke, adminsOnly)
 
 	route(http.MethodGet, "/audit", p.Audit.List, readers)
 	route(http.MethodGet, "/audit.csv", p.Audit.CSV, readers)

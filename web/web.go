@@ -38,6 +38,8 @@ type Config struct {
 	// HTTPS is where the plain-HTTP SCEP listener (see SCEPOverHTTP) sends
 	// what it does not serve.
 	HTTPS HTTPSRedirect
+	// API is the JSON API under /api/v1; nil serves none.
+	API *handlers.API
 }
 
 // New returns the Echo instance serving scepgate.
@@ -70,6 +72,9 @@ func New(cfg Config) *echo.Echo {
 
 	if cfg.Portal != nil {
 		addPortal(e, cfg.Portal)
+	}
+	if cfg.API != nil {
+		cfg.API.Register(e)
 	}
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	addObservability(e, cfg)
@@ -150,7 +155,9 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			msg = "Internal error."
 		}
 		var werr error
-		if isProtocolPath(c.Request().URL.Path) || c.Request().Method == http.MethodHead {
+		if isAPIPath(c.Request().URL.Path) {
+			werr = apiError(c, status, msg)
+		} else if isProtocolPath(c.Request().URL.Path) || c.Request().Method == http.MethodHead {
 			werr = c.String(status, msg+"\n")
 		} else {
 			werr = renderErrorPage(c, status, msg)

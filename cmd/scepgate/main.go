@@ -126,6 +126,7 @@ func newRootCmd(cl *cli) *cobra.Command {
 		newRegistrationCmd(cl),
 		newHandlersCmd(cl),
 		newCertCmd(cl),
+		newTokenCmd(cl),
 		newVersionCmd(cl),
 	)
 	return root

@@ -195,6 +195,7 @@ func runServe(ctx context.Context, cl *cli, f serveFlags) error {
 				Log: log, Observer: observer(metrics)})},
 		Publisher:      &handlers.Publisher{Service: svc},
 		Portal:         newPortal(e, svc, log, observer(metrics), passwords),
+		API:            newAPI(e, svc, log, observer(metrics)),
 		Metrics:        metrics,
 		ServeMetrics:   f.metrics.onMain,
 		Ready:          &web.Readiness{DB: e.db, Snapshots: svc},

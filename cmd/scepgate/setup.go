@@ -19,6 +19,7 @@ import (
 	"github.com/scepgate/scepgate/model"
 	"github.com/scepgate/scepgate/pki"
 	"github.com/scepgate/scepgate/store"
+	"github.com/scepgate/scepgate/webhook"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -69,7 +70,7 @@ func (e *env) close() { _ = e.db.Close() }
 
 // service returns the enrollment workflow over e's database and keys.
 func (e *env) service() *enroll.Service {
-	return enroll.NewService(e.db, e.mk, enroll.Options{Logger: e.log})
+	return enroll.NewService(e.db, e.mk, enroll.Options{Logger: e.log, Hooks: &webhook.Client{MasterKey: e.mk, Log: e.log}})
 }
 
 // admin returns the administrators' operations over e, with svc as the

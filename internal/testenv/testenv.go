@@ -12,6 +12,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -31,6 +32,7 @@ import (
 	"github.com/scepgate/scepgate/pki"
 	"github.com/scepgate/scepgate/store"
 	"github.com/scepgate/scepgate/web"
+	"github.com/scepgate/scepgate/webhook"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -56,6 +58,9 @@ type Options struct {
 	DSN string
 	// Metrics counts what the handlers decide and serves /metrics.
 	Metrics bool
+	// WebhookHTTP calls the handlers' webhooks (such as the client of an
+	// httptest.NewTLSServer).
+	WebhookHTTP *http.Client
 }
 
 // Env is one running stack.
@@ -71,6 +76,8 @@ type Env struct {
 	Server    *httptest.Server
 	Log       *slog.Logger
 	Metrics   *web.Metrics // nil unless Options.Metrics
+	API       *handlers.API
+	Webhooks  *webhook.Client
 
 	opts Options // for Twin
 }
@@ -148,7 +155,8 @@ func start(t testing.TB, o Options, db *store.DB, mk *pki.MasterKey, clk *testcl
 	if passwords == nil {
 		passwords = handlers.NewPasswordChecker(handlers.PasswordCheckerConfig{})
 	}
-	svc := enroll.NewService(db, mk, enroll.Options{Logger: log, Now: clk.Now, Attempts: o.Attempts.SCEP})
+	hooks := &webhook.Client{MasterKey: mk, HTTP: o.WebhookHTTP, Now: clk.Now, Log: log}
+	svc := enroll.NewService(db, mk, enroll.Options{Logger: log, Now: clk.Now, Attempts: o.Attempts.SCEP, Hooks: hooks})
 	ops := admin.New(db, svc, mk, admin.Options{Now: clk.Now, BcryptCost: bcrypt.MinCost})
 	var m *web.Metrics
 	var observer handlers.Observer = handlers.NopObserver{}
@@ -156,6 +164,7 @@ func start(t testing.TB, o Options, db *store.DB, mk *pki.MasterKey, clk *testcl
 		m = web.NewMetrics(web.MetricsConfig{Snapshots: svc, CRLs: db, Now: clk.Now, Log: log})
 		observer = m
 	}
+	api := &handlers.API{Admin: ops, Store: db, Service: svc, Limiter: &handlers.TokenLimiter{Store: db, Policy: o.Attempts.NDES}, Now: clk.Now, Log: log, Observer: observer}
 	e := web.New(web.Config{
 		Log: log,
 		Protocol: &handlers.Protocol{Snapshots: svc, SCEP: &handlers.SCEP{Service: svc, Log: log, Observer: observer},
@@ -166,11 +175,12 @@ func start(t testing.TB, o Options, db *store.DB, mk *pki.MasterKey, clk *testcl
 			Log: log, Attempts: o.Attempts, Passwords: passwords, Keys: mk, Observer: observer}),
 		Metrics: m, ServeMetrics: m != nil,
 		Ready: &web.Readiness{DB: db, Snapshots: svc},
+		API:   api,
 	})
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return &Env{DSN: o.DSN, DB: db, MasterKey: mk, Clock: clk, Authority: a, Enroll: svc, Admin: ops, Echo: e, Server: srv,
-		Log: log, Metrics: m, opts: o}
+		Log: log, Metrics: m, API: api, Webhooks: hooks, opts: o}
 }
 
 // PostgresDSN returns the URL of a new, empty PostgreSQL database, dropped
@@ -181,7 +191,10 @@ func PostgresDSN(t testing.TB) string {
 	t.Helper()
 	admin := os.Getenv("SCEPGATE_TEST_POSTGRES")
 	if admin == "" {
-		t.Skip("SCEPGATE_TEST_POSTGRES is not set; scripts/test-postgres.sh says how to get a server")
+		if os.Getenv("CI") != "" {
+			t.Fatal("SCEPGATE_TEST_POSTGRES is not set, and CI must run this test on PostgreSQL: make test sets it (scripts/test-postgres.sh)")
+		}
+		t.Skip("SCEPGATE_TEST_POSTGRES is not set; make test sets it, or run scripts/test-postgres.sh and set it to the URL it prints")
 	}
 	u, err := url.Parse(admin)
 	if err != nil {
