@@ -54,7 +54,9 @@ type TokenLimiter struct {
 	Policy model.AttemptPolicy // model.DefaultNDESAttempts when zero
 }
 
-func (l *TokenLimiter) policy() model.AttemptPolicy { return l.Policy.OrDefault(model.DefaultNDESAttempts) }
+func (l *TokenLimiter) policy() model.AttemptPolicy {
+	return l.Policy.OrDefault(model.DefaultNDESAttempts)
+}
 
 // API serves the JSON API under /api/v1 and its OpenAPI document at
 // /api/v1/openapi.json. Callers authenticate with a bearer token
