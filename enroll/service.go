@@ -43,10 +43,10 @@ type Store interface {
 	FindCertificateBySerial(ctx context.Context, serial string) (*model.Certificate, error)
 	ActiveSerialsForSubject(ctx context.Context, subject, except string) ([]model.Certificate, error)
 	RevokeCertificate(ctx context.Context, serial string, reason int, audit *model.AuditEvent) (*model.Certificate, error)
-	RevokedCertificates(ctx context.Context, authorityID int64, includeUnattributed bool) ([]model.Certificate, error)
-	LastRevocation(ctx context.Context) (time.Time, error)
+	RevocationList(ctx context.Context, authorityID int64, includeUnattributed bool) (*store.RevocationList, error)
+	RevocationSequence(ctx context.Context) (int64, error)
 	LatestCRL(ctx context.Context, authorityID int64) (*model.CRL, error)
-	SaveCRL(ctx context.Context, c *model.CRL) (*model.CRL, error)
+	SaveCRL(ctx context.Context, c *model.CRL) error
 
 	AddAuditEvent(ctx context.Context, e *model.AuditEvent) error
 }
