@@ -131,6 +131,9 @@ const (
 	BadRequest RefusalCode = iota
 	// BadCertID: no request or certificate is known by the identifier given.
 	BadCertID
+	// BadAlg: the request uses an algorithm the answer cannot, such as a
+	// signer's key that the reply cannot be encrypted to.
+	BadAlg
 )
 
 func refuse(format string, args ...any) *Refusal {
