@@ -50,6 +50,7 @@ type fixture struct {
 	srv   *httptest.Server
 	clock *testclock.Clock
 	admin *admin.Service
+	dsn   string // the SQLite file
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -86,11 +87,12 @@ func newFixture(t testing.TB) *fixture {
 			{Handler: model.Handler{Name: "short", Filter: "short", Format: model.HandlerSCEP, Enabled: true}, TokenProcedure: "short-window"},
 		},
 	}
-	env := testenv.New(t, testenv.Options{Start: time.Now(), Authority: testAuthority(t), Seed: seed})
+	dsn := filepath.Join(t.TempDir(), "scepgate.db")
+	env := testenv.New(t, testenv.Options{Start: time.Now(), Authority: testAuthority(t), Seed: seed, DSN: dsn})
 	if err := env.DB.SetPublicURL(ctx, env.Server.URL); err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{t: t, db: env.DB, svc: env.Enroll, auth: env.Authority, srv: env.Server, clock: env.Clock, admin: env.Admin}
+	return &fixture{t: t, db: env.DB, svc: env.Enroll, auth: env.Authority, srv: env.Server, clock: env.Clock, admin: env.Admin, dsn: dsn}
 }
 
 // testAuthority loads the CA and RA of testdata/, creating them in update mode.

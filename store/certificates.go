@@ -130,7 +130,8 @@ type Issue struct {
 }
 
 // RecordIssue records is.Cert in one transaction with the registration it
-// settles, the certificates it supersedes and its audit event. A consumed
+// settles, the certificates it supersedes and its audit event. Its CSR is
+// stored without the challengePassword attribute (see storableCSR). A consumed
 // registration must still be open and unexpired, checked and changed by
 // one compare-and-swap statement, or nothing is written and
 // ErrRegistrationTaken is returned; an approved one must still be pending,
@@ -142,6 +143,11 @@ func (db *DB) RecordIssue(ctx context.Context, is Issue) error {
 	}
 	now := db.now()
 	cert := is.Cert
+	csr, err := storableCSR(cert.CSR)
+	if err != nil {
+		return err
+	}
+	cert.CSR = csr
 	return translate(db.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var regID int64
 		switch {

@@ -29,7 +29,9 @@ type DB struct {
 	now     func() time.Time
 }
 
-// Open opens the database named by dsn and applies pending migrations.
+// Open opens the database named by dsn, applies pending migrations and,
+// once per database, clears the requests stored before they were stored
+// without challenge passwords (see scrubStoredCSRs).
 // A dsn starting with postgres:// or postgresql:// names a PostgreSQL
 // database; anything else is the path of a SQLite file, created if missing.
 // now is the clock (nil: the system clock); times are stored in UTC with
@@ -75,6 +77,10 @@ func Open(ctx context.Context, dsn string, now func() time.Time) (*DB, error) {
 	}
 	db := &DB{db: g, dialect: dialect, now: clock}
 	if err := db.migrate(ctx); err != nil {
+		_ = sqlDB.Close()
+		return nil, err
+	}
+	if err := db.scrubStoredCSRs(ctx); err != nil {
 		_ = sqlDB.Close()
 		return nil, err
 	}
