@@ -50,7 +50,8 @@ type fixture struct {
 	srv   *httptest.Server
 	clock *testclock.Clock
 	admin *admin.Service
-	dsn   string // the SQLite file
+	dsn   string       // the SQLite file
+	h     http.Handler // the Echo instance, for requests in process
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -92,7 +93,7 @@ func newFixture(t testing.TB) *fixture {
 	if err := env.DB.SetPublicURL(ctx, env.Server.URL); err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{t: t, db: env.DB, svc: env.Enroll, auth: env.Authority, srv: env.Server, clock: env.Clock, admin: env.Admin, dsn: dsn}
+	return &fixture{t: t, db: env.DB, svc: env.Enroll, auth: env.Authority, srv: env.Server, clock: env.Clock, admin: env.Admin, dsn: dsn, h: env.Echo}
 }
 
 // testAuthority loads the CA and RA of testdata/, creating them in update mode.
