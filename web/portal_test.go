@@ -30,11 +30,14 @@ type portal struct {
 	clock *testclock.Clock
 	srv   *httptest.Server
 	admin *admin.Service
+	env   *testenv.Env
 }
 
 const testPassword = "correct horse battery"
 
-func newPortal(t *testing.T) *portal {
+// newPortal starts the portal's test server; options, when given, change
+// the environment's options before it starts.
+func newPortal(t *testing.T, options ...func(*testenv.Options)) *portal {
 	t.Helper()
 	hash := testenv.Hash(t, testPassword)
 	seed := &store.Seed{
@@ -47,8 +50,12 @@ func newPortal(t *testing.T) *portal {
 	for _, u := range []struct{ name, role string }{{"admin", model.RoleAdmin}, {"helpdesk", model.RoleHelpdesk}, {"auditor", model.RoleAuditor}} {
 		seed.Users = append(seed.Users, model.User{Username: u.name, PasswordHash: hash, Role: u.role})
 	}
-	env := testenv.New(t, testenv.Options{Seed: seed})
-	return &portal{t: t, db: env.DB, svc: env.Enroll, clock: env.Clock, srv: env.Server, admin: env.Admin}
+	o := testenv.Options{Seed: seed}
+	for _, change := range options {
+		change(&o)
+	}
+	env := testenv.New(t, o)
+	return &portal{t: t, db: env.DB, svc: env.Enroll, clock: env.Clock, srv: env.Server, admin: env.Admin, env: env}
 }
 
 // browser is one cookie jar that does not follow redirects.
