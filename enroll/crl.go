@@ -31,8 +31,9 @@ func (s *Service) Revoke(ctx context.Context, serial string, reason int, actor, 
 const crlMargin = 6 * time.Hour
 
 // crlAttempts bounds how often CurrentCRL signs again because another
-// process stored a CRL of the same number first.
-const crlAttempts = 5
+// process stored a CRL of the same number first, and one older than its
+// own.
+const crlAttempts = 10
 
 // CurrentCRL returns the CA's CRL, signing a new one when there is none, a
 // certificate was revoked since the newest was built, or the newest nears
@@ -70,8 +71,9 @@ func (s *Service) CurrentCRL(ctx context.Context, snap *Snapshot) (*model.CRL, e
 
 // signCRL signs and stores the CRL that follows latest (nil: the first),
 // from the revocations as they are now. Its number is latest's plus one, so
-// numbers rise; when another process stored that number first, the error is
-// ECONFLICT.
+// numbers rise. When another process stored that number first, its CRL is
+// returned if it was built from at least the same revocations; otherwise
+// the error is ECONFLICT.
 func (s *Service) signCRL(ctx context.Context, a *pki.Authority, latest *model.CRL, now time.Time) (*model.CRL, error) {
 	list, err := s.store.RevocationList(ctx, a.ID, true)
 	if err != nil {
@@ -87,7 +89,15 @@ func (s *Service) signCRL(ctx context.Context, a *pki.Authority, latest *model.C
 	}
 	rec := &model.CRL{AuthorityID: a.ID, Number: number, ThisUpdate: now.UTC().Truncate(time.Microsecond),
 		NextUpdate: crl.NextUpdate.UTC(), DER: crl.Raw, RevocationSequence: list.Sequence}
-	if err := s.store.SaveCRL(ctx, rec); err != nil {
+	if err := s.store.SaveCRL(ctx, rec); model.ErrorCode(err) == model.ECONFLICT {
+		// Another process was quicker. Its CRL lists every revocation ours
+		// would when it was built at our sequence or later.
+		other, lerr := s.store.LatestCRL(ctx, a.ID)
+		if lerr == nil && other.RevocationSequence >= list.Sequence {
+			return other, nil
+		}
+		return nil, err
+	} else if err != nil {
 		return nil, err
 	}
 	s.log.Info("CRL signed", "number", rec.Number, "revoked", len(list.Revoked), "next_update", rec.NextUpdate.Format(time.RFC3339))
