@@ -206,12 +206,13 @@ func CheckCSR(csr *x509.CertificateRequest, p *model.CertificateProcedure) error
 	return checkCSR(csr, p, true)
 }
 
-// checkCSR is CheckCSR, which checks the signature only when signature.
+// checkCSR is CheckCSR, which checks the signature only when signature
+// (not for a stored CSR, whose signature was checked when it arrived).
 func checkCSR(csr *x509.CertificateRequest, p *model.CertificateProcedure, signature bool) error {
-	if !signature {
-		// A stored CSR: its signature was checked when it arrived.
-	} else if err := csr.CheckSignature(); err != nil {
-		return model.Errorf(model.EINVALID, "The CSR's signature does not verify.")
+	if signature {
+		if err := csr.CheckSignature(); err != nil {
+			return model.Errorf(model.EINVALID, "The CSR's signature does not verify.")
+		}
 	}
 	if err := checkKey(csr, p); err != nil {
 		return err
