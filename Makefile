@@ -4,7 +4,7 @@ BIN     := bin
 PKGS    := ./...
 export CGO_ENABLED := 1
 
-.PHONY: run build test test-deps generate openapi lint check bench clean screenshots
+.PHONY: run build test test-deps fuzz generate openapi lint check bench clean screenshots
 
 ## run: start the server on the embedded SQLite default, on this machine only
 ## (http://127.0.0.1:8080; data in ./data, made on the first run)
@@ -21,6 +21,24 @@ build:
 test: test-deps
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
 	url=$$(./scripts/test-postgres.sh) && SCEPGATE_TEST_POSTGRES="$$url" $(GO) test -race -count=1 ./store/
+
+## fuzz: run each fuzz target for FUZZTIME (make test runs only their seeds)
+FUZZTIME ?= 30s
+FUZZ_TARGETS := \
+	./pki/:FuzzParseRequest \
+	./pki/cms/:FuzzDecrypt \
+	./handlers/:FuzzSCEPAnswer \
+	./handlers/:FuzzSCEPQuery \
+	./handlers/:FuzzNDESAuthorization \
+	./cmd/scepclient/:FuzzParseConfig \
+	./internal/properties/:FuzzParse \
+	./internal/pkcs10/:FuzzWithoutChallengePassword
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$name in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 ## test-deps: make sure the outside programs the tests use are here
 test-deps:

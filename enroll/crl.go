@@ -31,8 +31,17 @@ func (s *Service) Revoke(ctx context.Context, serial string, reason int, actor, 
 // crlMargin is how long before its nextUpdate a CRL is replaced.
 const crlMargin = 6 * time.Hour
 
+// crlAttempts bounds how often CurrentCRL signs again because another
+// process stored a CRL of the same number first, and one older than its
+// own.
+const crlAttempts = 10
+
 // CurrentCRL returns the CA's CRL, signing a new one when there is none, a
-// certificate was revoked since, or the newest nears its nextUpdate.
+// certificate was revoked since the newest was built, or the newest nears
+// its nextUpdate. A revocation is in every CRL returned after its
+// transaction committed: the newest CRL counts as current only while the
+// revocation sequence it was built at is still the current one, which
+// every revoking transaction moves before it commits.
 func (s *Service) CurrentCRL(ctx context.Context, snap *Snapshot) (*model.CRL, error) {
 	return s.crlOf(ctx, snap.Authority, true)
 }
@@ -43,19 +52,37 @@ func (s *Service) CurrentCRL(ctx context.Context, snap *Snapshot) (*model.CRL, e
 func (s *Service) crlOf(ctx context.Context, a *pki.Authority, unattributed bool) (*model.CRL, error) {
 	s.crlMu.Lock()
 	defer s.crlMu.Unlock()
-	latest, err := s.store.LatestCRL(ctx, a.ID)
-	if err != nil && model.ErrorCode(err) != model.ENOTFOUND {
-		return nil, err
+	for attempt := 1; ; attempt++ {
+		// The newest CRL first, then the sequence: a CRL that another
+		// process stores in between is only found stale, never current
+		// when it is not.
+		latest, err := s.store.LatestCRL(ctx, a.ID)
+		if err != nil && model.ErrorCode(err) != model.ENOTFOUND {
+			return nil, err
+		}
+		seq, err := s.store.RevocationSequence(ctx)
+		if err != nil {
+			return nil, err
+		}
+		now := s.now()
+		if latest != nil && latest.RevocationSequence == seq && now.Before(latest.NextUpdate.Add(-crlMargin)) {
+			return latest, nil
+		}
+		crl, err := s.signCRL(ctx, a, latest, now, unattributed)
+		if model.ErrorCode(err) == model.ECONFLICT && attempt < crlAttempts {
+			continue // another process stored this number first: look again
+		}
+		return crl, err
 	}
-	lastRevocation, err := s.store.LastRevocation(ctx)
-	if err != nil {
-		return nil, err
-	}
-	now := s.now()
-	if latest != nil && latest.ThisUpdate.After(lastRevocation) && now.Before(latest.NextUpdate.Add(-crlMargin)) {
-		return latest, nil
-	}
-	revoked, err := s.store.RevokedCertificates(ctx, a.ID, unattributed)
+}
+
+// signCRL signs and stores the CRL that follows latest (nil: the first),
+// from the revocations as they are now. Its number is latest's plus one, so
+// numbers rise. When another process stored that number first, its CRL is
+// returned if it was built from at least the same revocations; otherwise
+// the error is ECONFLICT.
+func (s *Service) signCRL(ctx context.Context, a *pki.Authority, latest *model.CRL, now time.Time, unattributed bool) (*model.CRL, error) {
+	list, err := s.store.RevocationList(ctx, a.ID, unattributed)
 	if err != nil {
 		return nil, err
 	}
@@ -63,18 +90,25 @@ func (s *Service) crlOf(ctx context.Context, a *pki.Authority, unattributed bool
 	if latest != nil {
 		number = latest.Number + 1
 	}
-	crl, err := a.CRL(revoked, number, now, s.rand)
+	crl, err := a.CRL(list.Revoked, number, now, s.rand)
 	if err != nil {
 		return nil, err
 	}
 	rec := &model.CRL{AuthorityID: a.ID, Number: number, ThisUpdate: now.UTC().Truncate(time.Microsecond),
-		NextUpdate: crl.NextUpdate.UTC(), DER: crl.Raw}
-	saved, err := s.store.SaveCRL(ctx, rec)
-	if err != nil {
+		NextUpdate: crl.NextUpdate.UTC(), DER: crl.Raw, RevocationSequence: list.Sequence}
+	if err := s.store.SaveCRL(ctx, rec); model.ErrorCode(err) == model.ECONFLICT {
+		// Another process was quicker. Its CRL lists every revocation ours
+		// would when it was built at our sequence or later.
+		other, lerr := s.store.LatestCRL(ctx, a.ID)
+		if lerr == nil && other.RevocationSequence >= list.Sequence {
+			return other, nil
+		}
+		return nil, err
+	} else if err != nil {
 		return nil, err
 	}
-	s.log.Info("CRL signed", "number", saved.Number, "revoked", len(revoked), "next_update", saved.NextUpdate.Format(time.RFC3339))
-	return saved, nil
+	s.log.Info("CRL signed", "number", rec.Number, "revoked", len(list.Revoked), "next_update", rec.NextUpdate.Format(time.RFC3339))
+	return rec, nil
 }
 
 // RunCRLUpdater keeps the CRL fresh until ctx ends.

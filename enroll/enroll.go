@@ -13,12 +13,16 @@ import (
 
 	"github.com/scepgate/scepgate/model"
 	"github.com/scepgate/scepgate/pki"
+	"github.com/scepgate/scepgate/pki/cms"
 )
 
 // Enrollment is one certificate request arriving at a SCEP handler.
 type Enrollment struct {
 	Handler *model.Handler
-	// SignerCert signed the request; Renewal says it was a RenewalReq.
+	// SignerCert signed the request; Renewal says it was a RenewalReq. The
+	// certificate is sent back encrypted to its key, so when it is set
+	// and a reply cannot be encrypted to it, the enrollment is refused
+	// (BadAlg) before anything is issued or consumed.
 	SignerCert    *x509.Certificate
 	Renewal       bool
 	CSR           *x509.CertificateRequest
@@ -36,6 +40,11 @@ type Enrollment struct {
 // procedure stores all issuer certificates, by the CA chain. A *Refusal
 // error is answered with FAILURE, ErrPending with PENDING.
 func (s *Service) Enroll(ctx context.Context, snap *Snapshot, e *Enrollment) ([]*x509.Certificate, error) {
+	if e.SignerCert != nil {
+		if err := pki.CheckReplyRecipient(e.SignerCert, cms.Algorithm{Cipher: cms.AES256CBC}); err != nil {
+			return nil, &Refusal{Code: BadAlg, Reason: err.Error()}
+		}
+	}
 	tp, cp, err := snap.Procedures(e.Handler)
 	if err != nil {
 		return nil, refuse("%s", model.ErrorMessage(err))

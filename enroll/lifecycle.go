@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/scepgate/scepgate/model"
+	"github.com/scepgate/scepgate/pki"
 )
 
 // Approve issues the certificate a pending registration waits for.
@@ -44,6 +45,9 @@ func (s *Service) Approve(ctx context.Context, regID int64, actor string) (*mode
 	}
 	_, rec, err := s.issueAndRecord(ctx, snap, issuance{
 		handler: h, cp: cp, csr: csr, transactionID: reg.TransactionID, approve: regID,
+		// The stored request has no challengePassword, and so no signature
+		// that verifies; it was verified when it arrived.
+		opts: pki.IssueOptions{StoredCSR: true},
 		audit: func(rec *model.Certificate) *model.AuditEvent {
 			return &model.AuditEvent{Actor: actor, Action: "registration.approve", Target: fmt.Sprintf("registration %d", regID),
 				Detail: fmt.Sprintf("issued certificate %s for %q", rec.Serial, rec.Subject)}

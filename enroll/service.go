@@ -45,10 +45,10 @@ type Store interface {
 	FindCertificateBySerial(ctx context.Context, serial string) (*model.Certificate, error)
 	ActiveSerialsForSubject(ctx context.Context, subject, except string) ([]model.Certificate, error)
 	RevokeCertificate(ctx context.Context, serial string, reason int, audit *model.AuditEvent) (*model.Certificate, error)
-	RevokedCertificates(ctx context.Context, authorityID int64, includeUnattributed bool) ([]model.Certificate, error)
-	LastRevocation(ctx context.Context) (time.Time, error)
+	RevocationList(ctx context.Context, authorityID int64, includeUnattributed bool) (*store.RevocationList, error)
+	RevocationSequence(ctx context.Context) (int64, error)
 	LatestCRL(ctx context.Context, authorityID int64) (*model.CRL, error)
-	SaveCRL(ctx context.Context, c *model.CRL) (*model.CRL, error)
+	SaveCRL(ctx context.Context, c *model.CRL) error
 
 	AddAuditEvent(ctx context.Context, e *model.AuditEvent) error
 
@@ -159,6 +159,9 @@ const (
 	BadRequest RefusalCode = iota
 	// BadCertID: no request or certificate is known by the identifier given.
 	BadCertID
+	// BadAlg: the request uses an algorithm the answer cannot, such as a
+	// signer's key that the reply cannot be encrypted to.
+	BadAlg
 )
 
 func refuse(format string, args ...any) *Refusal {

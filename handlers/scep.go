@@ -231,6 +231,8 @@ func failInfo(code enroll.RefusalCode) scep.FailInfo {
 	switch code {
 	case enroll.BadCertID:
 		return scep.BadCertID
+	case enroll.BadAlg:
+		return scep.BadAlg
 	default:
 		return scep.BadRequest
 	}

@@ -51,6 +51,8 @@ type fixture struct {
 	clock *testclock.Clock
 	admin *admin.Service
 	env   *testenv.Env
+	dsn   string       // the SQLite file
+	h     http.Handler // the Echo instance, for requests in process
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -95,11 +97,15 @@ func newFixtureWith(t testing.TB, o testenv.Options) *fixture {
 		},
 	}
 	o.Start, o.Authority, o.Seed = time.Now(), testAuthority(t), seed
+	if o.DSN == "" {
+		o.DSN = filepath.Join(t.TempDir(), "scepgate.db")
+	}
 	env := testenv.New(t, o)
 	if err := env.DB.SetPublicURL(ctx, env.Server.URL); err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{t: t, db: env.DB, svc: env.Enroll, auth: env.Authority, srv: env.Server, clock: env.Clock, admin: env.Admin, env: env}
+	return &fixture{t: t, db: env.DB, svc: env.Enroll, auth: env.Authority, srv: env.Server, clock: env.Clock, admin: env.Admin, env: env,
+		dsn: o.DSN, h: env.Echo}
 }
 
 // testAuthority loads the CA and RA of testdata/, creating them in update mode.

@@ -76,6 +76,11 @@ type CRL struct {
 	ThisUpdate  time.Time
 	NextUpdate  time.Time
 	DER         []byte `gorm:"column:der"`
+	// RevocationSequence is the revocation sequence (see
+	// store.RevocationList) the CRL was built at: it lists every
+	// revocation up to that one, and is current while no certificate has
+	// been revoked since.
+	RevocationSequence int64
 }
 
 // Authority kinds.

@@ -129,12 +129,17 @@ type IssueOptions struct {
 	// RawSubject, when set, is the DER subject used instead of the CSR's
 	// (renewal keeps the subject of the certificate it renews).
 	RawSubject []byte
+	// StoredCSR says the CSR is one read back from storage, whose
+	// signature was verified when it arrived: it is stored without its
+	// challengePassword, so its signature no longer verifies and is not
+	// checked again.
+	StoredCSR bool
 }
 
 // Issue signs a certificate for csr under procedure p. A CSR outside the
 // procedure is refused with an EINVALID error naming the rule it breaks.
 func (a *Authority) Issue(csr *x509.CertificateRequest, p *model.CertificateProcedure, o IssueOptions, now time.Time, rnd io.Reader) (*x509.Certificate, error) {
-	if err := CheckCSR(csr, p); err != nil {
+	if err := checkCSR(csr, p, !o.StoredCSR); err != nil {
 		return nil, err
 	}
 	subject, err := SubjectFor(csr, p)
@@ -198,8 +203,16 @@ func (a *Authority) Issue(csr *x509.CertificateRequest, p *model.CertificateProc
 // certificate procedure p does not allow: a bad signature, a weak or
 // unsupported key, no subject, or DNS names outside the allowed patterns.
 func CheckCSR(csr *x509.CertificateRequest, p *model.CertificateProcedure) error {
-	if err := csr.CheckSignature(); err != nil {
-		return model.Errorf(model.EINVALID, "The CSR's signature does not verify.")
+	return checkCSR(csr, p, true)
+}
+
+// checkCSR is CheckCSR, which checks the signature only when signature
+// (not for a stored CSR, whose signature was checked when it arrived).
+func checkCSR(csr *x509.CertificateRequest, p *model.CertificateProcedure, signature bool) error {
+	if signature {
+		if err := csr.CheckSignature(); err != nil {
+			return model.Errorf(model.EINVALID, "The CSR's signature does not verify.")
+		}
 	}
 	if err := checkKey(csr, p); err != nil {
 		return err

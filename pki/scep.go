@@ -113,8 +113,26 @@ type FailError struct {
 
 func (e *FailError) Error() string { return e.Reason }
 
+// CheckReplyRecipient says why a CertRep with content (certificates or a
+// CRL) could not be sent to a request signed with signer and encrypted with
+// alg: the content is encrypted to the signer's key by RSA key transport,
+// with alg's key size. The reason is safe to show; nil means it can be.
+func CheckReplyRecipient(signer *x509.Certificate, alg cms.Algorithm) error {
+	err := cms.CheckRecipient(signer, alg)
+	var rke *cms.RecipientKeyError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &rke):
+		return fmt.Errorf("a reply cannot be encrypted to the request's signer: %s; sign the request with an RSA key of 2048 bits or more", rke.Reason)
+	}
+	return fmt.Errorf("a reply cannot be encrypted to the request's signer; sign the request with an RSA key of 2048 bits or more")
+}
+
 // Decrypt opens the request's pkcsPKIEnvelope with the RA key and parses the
-// CSR in it. Single DES and RC2 are refused (badAlg) unless allowLegacy.
+// CSR in it. Single DES and RC2 are refused (badAlg) unless allowLegacy, and
+// so is a request whose signer's key a reply cannot be encrypted to (see
+// CheckReplyRecipient), before anything acts on it.
 func (r *Request) Decrypt(a *Authority, allowLegacy bool) error {
 	alg, err := cms.PeekAlgorithm(r.envelope)
 	var unsupported *cms.UnsupportedCipherError
@@ -131,6 +149,9 @@ func (r *Request) Decrypt(a *Authority, allowLegacy bool) error {
 		return &FailError{Info: scep.BadMessageCheck, Reason: "the pkcsPKIEnvelope cannot be decrypted with the RA key"}
 	}
 	r.Cipher = alg
+	if err := CheckReplyRecipient(r.SignerCert, alg); err != nil {
+		return &FailError{Info: scep.BadAlg, Reason: err.Error()}
+	}
 	switch r.MessageType {
 	case scep.PKCSReq, scep.RenewalReq, scep.UpdateReq:
 		csr, err := x509.ParseCertificateRequest(plain)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"time"
 
@@ -129,7 +130,8 @@ type Issue struct {
 }
 
 // RecordIssue records is.Cert in one transaction with the registration it
-// settles, the certificates it supersedes and its audit event. A consumed
+// settles, the certificates it supersedes and its audit event. Its CSR is
+// stored without the challengePassword attribute (see storableCSR). A consumed
 // registration must still be open and unexpired, checked and changed by
 // one compare-and-swap statement, or nothing is written and
 // ErrRegistrationTaken is returned; an approved one must still be pending,
@@ -141,6 +143,11 @@ func (db *DB) RecordIssue(ctx context.Context, is Issue) error {
 	}
 	now := db.now()
 	cert := is.Cert
+	csr, err := storableCSR(cert.CSR)
+	if err != nil {
+		return err
+	}
+	cert.CSR = csr
 	return translate(db.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var regID int64
 		switch {
@@ -208,37 +215,62 @@ func revokeSerials(tx *gorm.DB, serials []string, reason int, now time.Time) err
 	if len(serials) == 0 {
 		return nil
 	}
-	if err := tx.Exec(`UPDATE certificates SET state = ?, revoked_at = ?, revocation_reason = ? WHERE serial IN ? AND state = ?`,
-		model.CertRevoked, now, reason, serials, model.CertActive).Error; err != nil {
-		return err
+	res := tx.Exec(`UPDATE certificates SET state = ?, revoked_at = ?, revocation_reason = ? WHERE serial IN ? AND state = ?`,
+		model.CertRevoked, now, reason, serials, model.CertActive)
+	if res.Error != nil {
+		return res.Error
 	}
-	return nil
+	if res.RowsAffected == 0 {
+		return nil
+	}
+	return bumpRevocationSequence(tx)
 }
 
-// RevokedCertificates returns the revoked certificates of CA authorityID
-// (and those recorded before certificates named their CA, when
-// includeUnattributed).
-func (db *DB) RevokedCertificates(ctx context.Context, authorityID int64, includeUnattributed bool) ([]model.Certificate, error) {
-	var cs []model.Certificate
-	q := db.db.WithContext(ctx).Select("id, serial, revoked_at, revocation_reason").Where("state = ?", model.CertRevoked)
-	if includeUnattributed {
-		q = q.Where("authority_id = ? OR authority_id IS NULL", authorityID)
-	} else {
-		q = q.Where("authority_id = ?", authorityID)
-	}
-	err := q.Order("id").Find(&cs).Error
-	return cs, translate(err, "Certificate")
+// RevocationList is what a CRL is built from: the revoked certificates and
+// the revocation sequence they were read at.
+type RevocationList struct {
+	// Sequence counts revocations: every transaction that revokes a
+	// certificate adds one before it commits, so a CRL built at Sequence
+	// is current exactly as long as Sequence has not moved.
+	Sequence int64
+	// Revoked holds serial, revoked_at and revocation_reason of each.
+	Revoked []model.Certificate
 }
 
-// LastRevocation returns when a certificate was last revoked, or the zero
-// time when none was.
-func (db *DB) LastRevocation(ctx context.Context) (time.Time, error) {
-	var c model.Certificate
-	err := db.db.WithContext(ctx).Select("revoked_at").Where("state = ?", model.CertRevoked).Order("revoked_at DESC").Limit(1).Find(&c).Error
-	if err != nil || c.RevokedAt == nil {
-		return time.Time{}, translate(err, "Certificate")
+// RevocationList returns the revoked certificates of CA authorityID (and
+// those recorded before certificates named their CA, when
+// includeUnattributed) with the revocation sequence, both read in one
+// transaction: the list holds every revocation the sequence counts.
+func (db *DB) RevocationList(ctx context.Context, authorityID int64, includeUnattributed bool) (*RevocationList, error) {
+	var l RevocationList
+	// One snapshot on PostgreSQL (SQLite's transactions are one anyway).
+	// The sequence is read first, so even without a snapshot the list
+	// could only hold more than it counts, never less.
+	opts := &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: db.dialect == "postgres"}
+	err := db.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var err error
+		if l.Sequence, err = revocationSequence(tx); err != nil {
+			return err
+		}
+		q := tx.Select("id, serial, revoked_at, revocation_reason").Where("state = ?", model.CertRevoked)
+		if includeUnattributed {
+			q = q.Where("authority_id = ? OR authority_id IS NULL", authorityID)
+		} else {
+			q = q.Where("authority_id = ?", authorityID)
+		}
+		return q.Order("id").Find(&l.Revoked).Error
+	}, opts)
+	if err != nil {
+		return nil, translate(err, "Certificate")
 	}
-	return *c.RevokedAt, nil
+	return &l, nil
+}
+
+// RevocationSequence returns the current revocation sequence (see
+// RevocationList).
+func (db *DB) RevocationSequence(ctx context.Context) (int64, error) {
+	n, err := revocationSequence(db.db.WithContext(ctx))
+	return n, translate(err, "Revocation sequence")
 }
 
 // DashboardCounts counts certificates and registrations as of now; a

@@ -282,7 +282,7 @@ func TestRecordIssueSettles(t *testing.T) {
 	}
 
 	pending := reg("pending")
-	if err := db.MarkPending(ctx, pending.ID, h, "t-approve", "key", []byte{2}, nil); err != nil {
+	if err := db.MarkPending(ctx, pending.ID, h, "t-approve", "key", testCSR(t, "pending", ""), nil); err != nil {
 		t.Fatal(err)
 	}
 	approved := cert("a2", "t-approve")
@@ -333,7 +333,7 @@ func TestFindTransaction(t *testing.T) {
 		if ok, err := db.CreateNDESRegistration(ctx, r, 100, nil); err != nil || !ok {
 			t.Fatal(ok, err)
 		}
-		if err := db.MarkPending(ctx, r.ID, h, transactionID, fmt.Sprint("key", i), []byte{2}, nil); err != nil {
+		if err := db.MarkPending(ctx, r.ID, h, transactionID, fmt.Sprint("key", i), testCSR(t, "pending", ""), nil); err != nil {
 			t.Fatal(err)
 		}
 		if transactionID == "t-issued" {

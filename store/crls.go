@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/scepgate/scepgate/model"
-	"gorm.io/gorm/clause"
 )
 
 // LatestCRL returns the newest CRL of CA authorityID.
@@ -17,12 +16,10 @@ func (db *DB) LatestCRL(ctx context.Context, authorityID int64) (*model.CRL, err
 	return &c, nil
 }
 
-// SaveCRL stores c unless a CRL with its number exists (another process made
-// it first); either way it returns the newest CRL.
-func (db *DB) SaveCRL(ctx context.Context, c *model.CRL) (*model.CRL, error) {
-	err := db.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(c).Error
-	if err != nil {
-		return nil, translate(err, "CRL")
-	}
-	return db.LatestCRL(ctx, c.AuthorityID)
+// SaveCRL stores c. When its CA already has a CRL of that number (another
+// process signed one first) nothing is stored and the error is ECONFLICT:
+// CRL numbers are unique per CA by constraint.
+func (db *DB) SaveCRL(ctx context.Context, c *model.CRL) error {
+	c.ID = 0
+	return translate(db.db.WithContext(ctx).Create(c).Error, "CRL number")
 }

@@ -16,3 +16,15 @@ func (db *DB) CountOpenNDESPasswords(ctx context.Context, handlerID int64) (int6
 		Count(&n).Error
 	return n, translate(err, "Registration")
 }
+
+// SetStoredCSR writes csr as it is into the csr column of row id of table
+// (certificates or registrations), as a version before storableCSR did.
+func (db *DB) SetStoredCSR(ctx context.Context, table string, id int64, csr []byte) error {
+	return db.db.WithContext(ctx).Exec(`UPDATE `+table+` SET csr = ? WHERE id = ?`, csr, id).Error
+}
+
+// ForgetCSRScrub makes the next Open scrub the stored requests again, as
+// on a database from before the scrub.
+func (db *DB) ForgetCSRScrub(ctx context.Context) error {
+	return db.db.WithContext(ctx).Exec(`DELETE FROM meta WHERE key = ?`, keyCSRScrubbed).Error
+}

@@ -52,6 +52,28 @@ func bumpConfigVersion(tx *gorm.DB) error {
 		ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(meta.value AS INTEGER) + 1 AS TEXT)`, keyConfigVersion).Error
 }
 
+const keyRevocationSequence = "revocation_sequence"
+
+// revocationSequence reads the revocation sequence: 0 before the first
+// revocation.
+func revocationSequence(tx *gorm.DB) (int64, error) {
+	v, err := getMeta(tx, keyRevocationSequence)
+	if model.ErrorCode(err) == model.ENOTFOUND {
+		return 0, nil
+	} else if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(v, 10, 64)
+}
+
+// bumpRevocationSequence is called in every transaction that revokes a
+// certificate. Its update locks the row until the transaction ends, so
+// concurrent revocations take their numbers in the order they commit.
+func bumpRevocationSequence(tx *gorm.DB) error {
+	return tx.Exec(`INSERT INTO meta (key, value) VALUES (?, '1')
+		ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(meta.value AS INTEGER) + 1 AS TEXT)`, keyRevocationSequence).Error
+}
+
 // finishConfigChange bumps the configuration version and records audit
 // (its Target defaulting to target).
 func finishConfigChange(tx *gorm.DB, db *DB, audit *model.AuditEvent, target string) error {

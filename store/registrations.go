@@ -188,10 +188,15 @@ func approveRegistration(tx *gorm.DB, id int64) error {
 }
 
 // MarkPending consumes open registration regID for an enrollment that waits
-// for approval, keeping its request. Like RecordIssue, it is one
-// compare-and-swap; ErrRegistrationTaken when it lost.
+// for approval, keeping its request without the challengePassword (see
+// storableCSR). Like RecordIssue, it is one compare-and-swap;
+// ErrRegistrationTaken when it lost.
 func (db *DB) MarkPending(ctx context.Context, regID int64, handlerID int64, transactionID, pubKeySHA256 string, csr []byte, audit *model.AuditEvent) error {
 	now := db.now()
+	csr, err := storableCSR(csr)
+	if err != nil {
+		return err
+	}
 	return translate(db.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Exec(`UPDATE registrations SET state = ?, used_at = ?, transaction_id = ?, public_key_sha256 = ?, csr = ?, handler_used_id = ?
 			WHERE id = ? AND state = ? AND used_at IS NULL AND expires_at > ?`,

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
 	"sort"
 	"strconv"
@@ -29,9 +30,12 @@ type DB struct {
 	now     func() time.Time
 }
 
-// Open opens the database named by dsn and applies pending migrations.
-// A dsn starting with postgres:// or postgresql:// names a PostgreSQL
-// database; anything else is the path of a SQLite file, created if missing.
+// Open opens the database named by dsn, applies pending migrations and,
+// once per database, clears the requests stored before they were stored
+// without challenge passwords (see scrubStoredCSRs). A dsn starting with
+// postgres:// or postgresql:// names a PostgreSQL database; anything else
+// is the path of a SQLite file, created with mode 0600 if missing (its -wal
+// and -shm files take that mode).
 // now is the clock (nil: the system clock); times are stored in UTC with
 // microsecond precision so both databases round-trip them exactly.
 func Open(ctx context.Context, dsn string, now func() time.Time) (*DB, error) {
@@ -45,6 +49,9 @@ func Open(ctx context.Context, dsn string, now func() time.Time) (*DB, error) {
 		dialect = "postgres"
 		dialector = postgres.Open(dsn)
 	} else {
+		if err := createPrivateFile(dsn); err != nil {
+			return nil, err
+		}
 		// WAL lets readers run beside the writer; immediate transactions take
 		// the write lock up front so that two writers queue on the busy
 		// timeout instead of failing to upgrade a read lock.
@@ -78,7 +85,28 @@ func Open(ctx context.Context, dsn string, now func() time.Time) (*DB, error) {
 		_ = sqlDB.Close()
 		return nil, err
 	}
+	if err := db.scrubStoredCSRs(ctx); err != nil {
+		_ = sqlDB.Close()
+		return nil, err
+	}
 	return db, nil
+}
+
+// createPrivateFile creates the SQLite file path with mode 0600 unless it
+// exists, so that SQLite, which gives its -wal and -shm files the mode of
+// the database file, keeps all three to their owner.
+func createPrivateFile(path string) error {
+	if path == ":memory:" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("create the SQLite database: %w", err)
+	}
+	return f.Close()
 }
 
 // Close closes the database.

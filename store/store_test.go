@@ -179,3 +179,41 @@ func TestTimesRoundTrip(t *testing.T) {
 		t.Errorf("times: created %v expires %v; want %v and %v", got.CreatedAt, got.ExpiresAt, now.UTC().Truncate(time.Microsecond), reg.ExpiresAt)
 	}
 }
+
+// TestOpenCreatesPrivateFiles: a new SQLite database and its -wal and -shm
+// files are readable by their owner alone; an existing file keeps its mode.
+func TestOpenCreatesPrivateFiles(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "scepgate.db")
+	db, err := store.Open(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.ApplySeed(ctx, testSeed()); err != nil { // a write, so the WAL exists
+		t.Fatal(err)
+	}
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(f)
+		if err != nil {
+			t.Fatalf("%s: %v", filepath.Base(f), err)
+		}
+		if got := fi.Mode().Perm(); got != 0o600 {
+			t.Errorf("%s has mode %o; want 600", filepath.Base(f), got)
+		}
+	}
+
+	existing := filepath.Join(dir, "existing.db")
+	if err := os.WriteFile(existing, nil, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	db2, err := store.Open(ctx, existing, nil)
+	if err != nil {
+		t.Fatalf("Open an empty existing file: %v", err)
+	}
+	defer db2.Close()
+	if fi, err := os.Stat(existing); err != nil || fi.Mode().Perm() != 0o640 {
+		t.Errorf("existing file: mode %v, %v; want its own 640 kept", fi.Mode().Perm(), err)
+	}
+}

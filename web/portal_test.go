@@ -35,9 +35,15 @@ type portal struct {
 
 const testPassword = "correct horse battery"
 
-func newPortal(t *testing.T) *portal {
+// newPortal starts the portal's test server; options, when given, change
+// the environment's options before it starts.
+func newPortal(t *testing.T, options ...func(*testenv.Options)) *portal {
 	t.Helper()
-	return newPortalWith(t, testenv.Options{})
+	var o testenv.Options
+	for _, change := range options {
+		change(&o)
+	}
+	return newPortalWith(t, o)
 }
 
 // newPortalWith is newPortal with o's choices; the seed is newPortal's.

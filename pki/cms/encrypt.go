@@ -2,6 +2,9 @@ package cms
 
 import (
 	"crypto/cipher"
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -12,6 +15,60 @@ import (
 	"io"
 	"math/big"
 )
+
+// recipientKey returns the RSA key of recipient, or why Encrypt cannot
+// encrypt to it.
+func recipientKey(recipient *x509.Certificate) (*rsa.PublicKey, error) {
+	if recipient == nil {
+		return nil, errors.New("cms: Encrypt needs a recipient certificate")
+	}
+	pub, ok := recipient.PublicKey.(*rsa.PublicKey)
+	if !ok {
+		return nil, &RecipientKeyError{Reason: fmt.Sprintf("the recipient's key is %s, not RSA", keyTypeName(recipient.PublicKey))}
+	}
+	if len(recipient.RawIssuer) == 0 || recipient.SerialNumber == nil {
+		return nil, errors.New("cms: recipient certificate has no issuer or serial number")
+	}
+	return pub, nil
+}
+
+// RecipientKeyError says why content cannot be encrypted to a recipient's
+// key.
+type RecipientKeyError struct{ Reason string }
+
+func (e *RecipientKeyError) Error() string { return "cms: " + e.Reason }
+
+func keyTypeName(k any) string {
+	switch k.(type) {
+	case *ecdsa.PublicKey:
+		return "ECDSA"
+	case ed25519.PublicKey:
+		return "Ed25519"
+	case *ecdh.PublicKey:
+		return "ECDH"
+	}
+	return fmt.Sprintf("%T", k)
+}
+
+// CheckRecipient reports whether Encrypt can encrypt content with alg to
+// recipient, without encrypting anything: nil, or the reason it cannot
+// (such as a key that is not RSA, or too small for the content key). It
+// costs one RSA public-key operation.
+func CheckRecipient(recipient *x509.Certificate, alg Algorithm) error {
+	pub, err := recipientKey(recipient)
+	if err != nil {
+		return err
+	}
+	alg, err = alg.withDefaults()
+	if err != nil {
+		return err
+	}
+	//lint:ignore SA1019 the key transport Encrypt uses.
+	if _, err := rsa.EncryptPKCS1v15(rand.Reader, pub, make([]byte, alg.KeyLen)); err != nil {
+		return &RecipientKeyError{Reason: fmt.Sprintf("the recipient's %d-bit RSA key cannot carry a %d-byte content key: %v", pub.N.BitLen(), alg.KeyLen, err)}
+	}
+	return nil
+}
 
 // Structures for encoding; see the parsing counterparts in decrypt.go.
 type (
@@ -55,20 +112,14 @@ type (
 // Since Go 1.26 the RSA encryption itself draws from a secure random source
 // regardless of rnd.
 func Encrypt(plaintext []byte, recipient *x509.Certificate, alg Algorithm, rnd io.Reader) ([]byte, error) {
-	if recipient == nil {
-		return nil, errors.New("cms: Encrypt needs a recipient certificate")
-	}
-	pub, ok := recipient.PublicKey.(*rsa.PublicKey)
-	if !ok {
-		return nil, fmt.Errorf("cms: recipient key is %T, not RSA", recipient.PublicKey)
-	}
-	if len(recipient.RawIssuer) == 0 || recipient.SerialNumber == nil {
-		return nil, errors.New("cms: recipient certificate has no issuer or serial number")
+	pub, err := recipientKey(recipient)
+	if err != nil {
+		return nil, err
 	}
 	if rnd == nil {
 		rnd = rand.Reader
 	}
-	alg, err := alg.withDefaults()
+	alg, err = alg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
