@@ -17,10 +17,13 @@ build:
 	$(GO) build -o $(BIN)/scepclient ./cmd/scepclient
 
 ## test: run all tests with the race detector (installs or names what they need),
-## then the store tests again against PostgreSQL
+## with a PostgreSQL server for the tests that run on both databases (the store
+## suite runs on PostgreSQL there, then again on SQLite; the shared-state tests),
+## the fuzz targets' seed corpora, and each benchmark once so that none rots
 test: test-deps
-	$(GO) test -race -count=1 -timeout 30m $(PKGS)
-	url=$$(./scripts/test-postgres.sh) && SCEPGATE_TEST_POSTGRES="$$url" $(GO) test -race -count=1 ./store/
+	url=$$(./scripts/test-postgres.sh) && SCEPGATE_TEST_POSTGRES="$$url" $(GO) test -race -count=1 -timeout 40m $(PKGS)
+	SCEPGATE_TEST_POSTGRES= $(GO) test -race -count=1 ./store/
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./handlers/
 
 ## fuzz: run each fuzz target for FUZZTIME (make test runs only their seeds)
 FUZZTIME ?= 30s

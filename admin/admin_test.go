@@ -324,3 +324,11 @@ func TestSetAliases(t *testing.T) {
 		t.Fatalf("ok/alias: %v", err)
 	}
 }
+
+func TestCheckSetupPasswords(t *testing.T) {
+	if err := admin.CheckSetupPasswords("admin-password-1", "ndespassword"); err != nil {
+		t.Errorf("ok/good passwords: %v", err)
+	}
+	wantField(t, admin.CheckSetupPasswords("short", "ndespassword"), "admin_password", "SCEPGATE_ADMIN_PASSWORD has 5 characters")
+	wantField(t, admin.CheckSetupPasswords("admin-password-1", strings.Repeat("n", 73)), "ndes_password", "SCEPGATE_NDES_PASSWORD has 73 bytes")
+}

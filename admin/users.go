@@ -153,3 +153,23 @@ func (s *Service) UnlockUser(ctx context.Context, actor Actor, id int64) error {
 	return s.store.ClearUserAttempts(ctx, s.mk.KeyedHash(model.AttemptKeyPurpose, u.Username),
 		actor.audit("user.unlock", "user "+u.Username, "failed sign-ins forgotten"))
 }
+
+// CheckSetupPasswords checks the passwords a first start gives the users
+// admin and ndesadmin (SCEPGATE_ADMIN_PASSWORD, SCEPGATE_NDES_PASSWORD)
+// with the limits of the user and handler forms, naming the variable.
+func CheckSetupPasswords(adminPassword, ndesPassword string) error {
+	var f fieldErrors
+	switch n := utf8.RuneCountInString(adminPassword); {
+	case n < MinUserPassword:
+		f.add("admin_password", "SCEPGATE_ADMIN_PASSWORD has %d characters; use at least %d.", n, MinUserPassword)
+	case len(adminPassword) > MaxPassword:
+		f.add("admin_password", "SCEPGATE_ADMIN_PASSWORD has %d bytes; use at most %d, or it cannot be checked in full.", len(adminPassword), MaxPassword)
+	}
+	switch n := len(ndesPassword); {
+	case n < MinNDESPassword:
+		f.add("ndes_password", "SCEPGATE_NDES_PASSWORD has %d characters; use at least %d.", n, MinNDESPassword)
+	case n > MaxPassword:
+		f.add("ndes_password", "SCEPGATE_NDES_PASSWORD has %d bytes; use at most %d, or it cannot be checked in full.", n, MaxPassword)
+	}
+	return f.err()
+}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -200,4 +202,20 @@ func TestInit(t *testing.T) {
 			t.Errorf("data folder after a refused init: %q; want missing", got)
 		}
 	})
+}
+
+// TestInitRefusesPasswordsBcryptCannotCheck: a chosen ndesadmin password
+// over bcrypt's 72 bytes is refused with a message naming the variable,
+// not an internal error, and init leaves no data folder behind.
+func TestInitRefusesPasswordsBcryptCannotCheck(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	env := map[string]string{"SCEPGATE_ADMIN_PASSWORD": "admin-password-1", "SCEPGATE_NDES_PASSWORD": strings.Repeat("n", 80)}
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"init", "--data", data, "--ca-key", "p256"}, func(k string) string { return env[k] }, &stdout, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "SCEPGATE_NDES_PASSWORD has 80 bytes") {
+		t.Fatalf("init: exit %d, stderr %q; want 1 and the variable named", code, stderr.String())
+	}
+	if _, err := os.Stat(filepath.Join(data, "scepgate.db")); !os.IsNotExist(err) {
+		t.Errorf("init left a database behind (%v); want none", err)
+	}
 }

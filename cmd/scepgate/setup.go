@@ -250,6 +250,9 @@ func (e *env) seed(ctx context.Context, getenv func(string) string, stdout io.Wr
 	if ndesPW == "" {
 		ndesPW, ndesGenerated = randomPassword(), true
 	}
+	if err := admin.CheckSetupPasswords(adminPW, ndesPW); err != nil {
+		return err
+	}
 	adminHash, err := bcrypt.GenerateFromPassword([]byte(adminPW), bcrypt.DefaultCost)
 	if err != nil {
 		return err
