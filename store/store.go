@@ -7,14 +7,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/scepgate/scepgate/migrations"
 	"github.com/scepgate/scepgate/model"
 	"gorm.io/driver/postgres"
 	"gorm.io/driver/sqlite"
@@ -27,7 +24,33 @@ type DB struct {
 	db      *gorm.DB
 	dialect string // "sqlite" or "postgres"
 	now     func() time.Time
+	// migrated lists the migrations Open applied.
+	migrated []Migration
 }
+
+// Options say how OpenWith opens a database.
+type Options struct {
+	// Now is the clock; nil means the system clock.
+	Now func() time.Time
+	// Migrate says what to do with migrations the database lacks; the zero
+	// value applies them.
+	Migrate MigrateMode
+}
+
+// MigrateMode says what Open does with migrations a database lacks. Every
+// mode refuses a database whose schema is newer than this binary's.
+type MigrateMode int
+
+const (
+	// MigrateApply applies them: serve and the commands that change data.
+	MigrateApply MigrateMode = iota
+	// MigrateRefuse applies none and refuses a database that lacks some:
+	// read-only commands.
+	MigrateRefuse
+	// MigrateNone applies none and opens the database as it is, behind or
+	// current: backup, restore's checks, migrate status and migrate up.
+	MigrateNone
+)
 
 // Open opens the database named by dsn and applies pending migrations.
 // A dsn starting with postgres:// or postgresql:// names a PostgreSQL
@@ -35,20 +58,35 @@ type DB struct {
 // now is the clock (nil: the system clock); times are stored in UTC with
 // microsecond precision so both databases round-trip them exactly.
 func Open(ctx context.Context, dsn string, now func() time.Time) (*DB, error) {
+	return OpenWith(ctx, dsn, Options{Now: now})
+}
+
+// OpenWith opens the database named by dsn as Open does, as o says. With a
+// mode other than MigrateApply it creates nothing: a SQLite file must
+// exist, and no table is made.
+func OpenWith(ctx context.Context, dsn string, o Options) (*DB, error) {
+	now := o.Now
 	if now == nil {
 		now = time.Now
 	}
 	clock := func() time.Time { return now().UTC().Truncate(time.Microsecond) }
 	var dialector gorm.Dialector
 	dialect := "sqlite"
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+	if IsPostgres(dsn) {
 		dialect = "postgres"
 		dialector = postgres.Open(dsn)
 	} else {
 		// WAL lets readers run beside the writer; immediate transactions take
 		// the write lock up front so that two writers queue on the busy
 		// timeout instead of failing to upgrade a read lock.
-		dialector = sqlite.Open("file:" + dsn + "?_journal_mode=WAL&_foreign_keys=on&_busy_timeout=15000&_txlock=immediate&_synchronous=NORMAL")
+		q := "?_journal_mode=WAL&_foreign_keys=on&_busy_timeout=15000&_txlock=immediate&_synchronous=NORMAL"
+		if o.Migrate != MigrateApply {
+			if _, err := os.Stat(dsn); err != nil {
+				return nil, model.Errorf(model.ENOTFOUND, "There is no SQLite database at %s. Check --database and --data; a new one is made by a command that changes something, such as scepgate serve.", dsn)
+			}
+			q += "&mode=rw" // never create the file
+		}
+		dialector = sqlite.Open("file:" + dsn + q)
 	}
 	g, err := gorm.Open(dialector, &gorm.Config{
 		TranslateError:         true,
@@ -74,12 +112,42 @@ func Open(ctx context.Context, dsn string, now func() time.Time) (*DB, error) {
 		return nil, fmt.Errorf("open %s database: %w", dialect, err)
 	}
 	db := &DB{db: g, dialect: dialect, now: clock}
-	if err := db.migrate(ctx); err != nil {
+	if err := db.checkSchema(ctx, o.Migrate); err != nil {
 		_ = sqlDB.Close()
 		return nil, err
 	}
 	return db, nil
 }
+
+// IsPostgres reports whether dsn names a PostgreSQL database rather than a
+// SQLite file.
+func IsPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// checkSchema refuses a database newer than this binary and, as mode says,
+// applies the migrations it lacks or refuses it for lacking them.
+func (db *DB) checkSchema(ctx context.Context, mode MigrateMode) error {
+	if mode == MigrateApply {
+		applied, err := db.Migrate(ctx)
+		db.migrated = applied
+		return err
+	}
+	s, err := db.Schema(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.newerErr(); err != nil {
+		return err
+	}
+	if p := s.Pending(); mode == MigrateRefuse && len(p) > 0 {
+		return model.Errorf(model.ECONFLICT, "This database is at schema %d; this scepgate needs schema %d. Run scepgate migrate up (or serve) first.", s.Version, s.Known)
+	}
+	return nil
+}
+
+// Migrated returns the migrations that Open applied, oldest first.
+func (db *DB) Migrated() []Migration { return db.migrated }
 
 // Close closes the database.
 func (db *DB) Close() error {
@@ -92,54 +160,6 @@ func (db *DB) Close() error {
 
 // Now returns the store's clock reading, as it stores it.
 func (db *DB) Now() time.Time { return db.now() }
-
-// migrate applies, in order and each in its own transaction, the embedded
-// migrations not yet recorded in schema_migrations.
-func (db *DB) migrate(ctx context.Context) error {
-	g := db.db.WithContext(ctx)
-	if err := g.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-		name       TEXT PRIMARY KEY,
-		applied_at TEXT NOT NULL
-	)`).Error; err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
-	}
-	names, err := fs.Glob(migrations.FS, db.dialect+"/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		base := path.Base(name)
-		sql, err := fs.ReadFile(migrations.FS, name)
-		if err != nil {
-			return err
-		}
-		err = g.Transaction(func(tx *gorm.DB) error {
-			if db.dialect == "postgres" {
-				// Instances starting together take turns.
-				if err := tx.Exec(`SELECT pg_advisory_xact_lock(8894)`).Error; err != nil {
-					return err
-				}
-			}
-			var n int64
-			if err := tx.Raw(`SELECT COUNT(*) FROM schema_migrations WHERE name = ?`, base).Scan(&n).Error; err != nil {
-				return err
-			}
-			if n > 0 {
-				return nil
-			}
-			if err := tx.Exec(string(sql)).Error; err != nil {
-				return err
-			}
-			return tx.Exec(`INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`,
-				base, db.now().Format(time.RFC3339)).Error
-		})
-		if err != nil {
-			return fmt.Errorf("migration %s: %w", base, err)
-		}
-	}
-	return nil
-}
 
 // translate turns gorm errors into model errors.
 func translate(err error, what string) error {
