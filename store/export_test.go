@@ -16,3 +16,21 @@ func (db *DB) CountOpenNDESPasswords(ctx context.Context, handlerID int64) (int6
 		Count(&n).Error
 	return n, translate(err, "Registration")
 }
+
+// SynchronousOfNewConnection returns PRAGMA synchronous as a connection
+// that the pool opens now reports it.
+func (db *DB) SynchronousOfNewConnection(ctx context.Context) (int, error) {
+	sqlDB, err := db.db.DB()
+	if err != nil {
+		return 0, err
+	}
+	sqlDB.SetMaxIdleConns(0) // close the idle ones: the next is new
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	var n int
+	err = conn.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&n)
+	return n, err
+}

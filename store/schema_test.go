@@ -358,3 +358,33 @@ func TestMigrateConcurrently(t *testing.T) {
 		t.Error("a second record of version 1 was accepted; want the unique index to refuse it")
 	}
 }
+
+// TestSQLiteSynchronous checks that each new SQLite connection syncs every
+// commit (FULL, 2) unless told otherwise.
+func TestSQLiteSynchronous(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name, setting string
+		want          int
+	}{
+		{"ok/default", "", 2},
+		{"ok/full", "full", 2},
+		{"ok/normal", "normal", 1},
+		{"ok/upper-case", "NORMAL", 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			db, err := store.OpenWith(ctx, filepath.Join(t.TempDir(), "s.db"), store.Options{Synchronous: tt.setting})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if got, err := db.SynchronousOfNewConnection(ctx); err != nil || got != tt.want {
+				t.Errorf("PRAGMA synchronous = %d, %v; want %d", got, err, tt.want)
+			}
+		})
+	}
+	_, err := store.OpenWith(ctx, filepath.Join(t.TempDir(), "s.db"), store.Options{Synchronous: "off"})
+	if model.ErrorCode(err) != model.EINVALID {
+		t.Errorf("synchronous off: %v; want invalid", err)
+	}
+}

@@ -35,6 +35,12 @@ type Options struct {
 	// Migrate says what to do with migrations the database lacks; the zero
 	// value applies them.
 	Migrate MigrateMode
+	// Synchronous is SQLite's PRAGMA synchronous: "full" (also "", the
+	// default) or "normal". FULL syncs the write-ahead log at every commit,
+	// so a certificate already sent to a device survives a power loss;
+	// NORMAL saves that fsync and may lose the last commits on power loss
+	// (never on a crash of the process). PostgreSQL ignores it.
+	Synchronous string
 }
 
 // MigrateMode says what Open does with migrations a database lacks. Every
@@ -76,10 +82,14 @@ func OpenWith(ctx context.Context, dsn string, o Options) (*DB, error) {
 		dialect = "postgres"
 		dialector = postgres.Open(dsn)
 	} else {
+		sync, err := sqliteSynchronous(o.Synchronous)
+		if err != nil {
+			return nil, err
+		}
 		// WAL lets readers run beside the writer; immediate transactions take
 		// the write lock up front so that two writers queue on the busy
 		// timeout instead of failing to upgrade a read lock.
-		q := "?_journal_mode=WAL&_foreign_keys=on&_busy_timeout=15000&_txlock=immediate&_synchronous=NORMAL"
+		q := "?_journal_mode=WAL&_foreign_keys=on&_busy_timeout=15000&_txlock=immediate&_synchronous=" + sync
 		if o.Migrate != MigrateApply {
 			if _, err := os.Stat(dsn); err != nil {
 				return nil, model.Errorf(model.ENOTFOUND, "There is no SQLite database at %s. Check --database and --data; a new one is made by a command that changes something, such as scepgate serve.", dsn)
@@ -123,6 +133,17 @@ func OpenWith(ctx context.Context, dsn string, o Options) (*DB, error) {
 // SQLite file.
 func IsPostgres(dsn string) bool {
 	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// sqliteSynchronous returns the PRAGMA synchronous value for setting s.
+func sqliteSynchronous(s string) (string, error) {
+	switch strings.ToLower(s) {
+	case "", "full":
+		return "FULL", nil
+	case "normal":
+		return "NORMAL", nil
+	}
+	return "", model.Errorf(model.EINVALID, "The SQLite synchronous setting must be full or normal, not %q.", s)
 }
 
 // checkSchema refuses a database newer than this binary and, as mode says,
