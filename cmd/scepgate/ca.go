@@ -61,7 +61,7 @@ within a second.`,
 }
 
 func runCAShow(ctx context.Context, cl *cli) error {
-	e, err := cl.open(ctx, setupOptions{})
+	e, err := cl.openReadOnly(ctx)
 	if err != nil {
 		return err
 	}

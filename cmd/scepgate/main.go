@@ -61,8 +61,9 @@ type cli struct {
 
 // commonFlags are the flags every command takes.
 type commonFlags struct {
-	data     string
-	database string
+	data        string
+	database    string
+	synchronous string // SQLite's PRAGMA synchronous: full or normal
 }
 
 // open opens the data folder the common flags name, creating what is
@@ -118,6 +119,7 @@ func newRootCmd(cl *cli) *cobra.Command {
 	cl.envString(pf, &cl.common.database, envFlag{name: "database", env: "SCEPGATE_DATABASE", shownDef: "the SQLite file DATA/scepgate.db",
 		help: "database: a SQLite file path or a postgres:// URL"})
 	cl.addLogFlags(pf)
+	cl.addStoreFlags(pf)
 	root.AddCommand(
 		newServeCmd(cl),
 		newCACmd(cl),
@@ -125,6 +127,7 @@ func newRootCmd(cl *cli) *cobra.Command {
 		newHandlersCmd(cl),
 		newCertCmd(cl),
 		newVersionCmd(cl),
+		newMigrateCmd(cl),
 	)
 	return root
 }

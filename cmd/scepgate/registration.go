@@ -133,7 +133,7 @@ func runRegistrationAdd(ctx context.Context, cl *cli, f registrationAddFlags) er
 }
 
 func runRegistrationPending(ctx context.Context, cl *cli) error {
-	e, err := cl.open(ctx, setupOptions{})
+	e, err := cl.openReadOnly(ctx)
 	if err != nil {
 		return err
 	}

@@ -42,6 +42,10 @@ type setupOptions struct {
 // RA, and the reference's procedures, handlers and admin user. It says in
 // the log what it created; on a second start it changes nothing.
 func open(ctx context.Context, c commonFlags, o setupOptions, getenv func(string) string, stdout io.Writer, log *slog.Logger) (*env, error) {
+	so, err := storeOptions(c, store.MigrateApply)
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(c.data, 0o700); err != nil {
 		return nil, fmt.Errorf("create data folder: %w", err)
 	}
@@ -59,9 +63,12 @@ func open(ctx context.Context, c commonFlags, o setupOptions, getenv func(string
 			log.Info("creating SQLite database", "path", dsn)
 		}
 	}
-	db, err := store.Open(ctx, dsn, nil)
+	db, err := store.OpenWith(ctx, dsn, so)
 	if err != nil {
 		return nil, err
+	}
+	for _, m := range db.Migrated() {
+		log.Info("applied migration", "name", m.Name)
 	}
 	e := &env{db: db, mk: mk, log: log}
 	if err := e.ensureAuthority(ctx, o); err != nil {
