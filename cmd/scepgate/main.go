@@ -127,6 +127,8 @@ func newRootCmd(cl *cli) *cobra.Command {
 		newHandlersCmd(cl),
 		newCertCmd(cl),
 		newVersionCmd(cl),
+		newBackupCmd(cl),
+		newRestoreCmd(cl),
 		newMigrateCmd(cl),
 	)
 	return root

@@ -179,7 +179,20 @@ func TestNewerSchemaRefusedByEveryCommand(t *testing.T) {
 	known := knownSchema(t)
 	data := newDataFolder(t)
 	dir := t.TempDir()
+	backup := filepath.Join(dir, "future.db")
+	if code, _, stderr := runCLI(t, testEnv, "backup", backup, "--data", data); code != 0 {
+		t.Fatalf("backup: %s", stderr)
+	}
 	sqliteExec(t, data, `INSERT INTO goose_db_version (version_id, is_applied) VALUES (9, 1)`)
+	// The backup, from the future too.
+	bdb, err := sql.Open("sqlite3", "file:"+backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bdb.Exec(`INSERT INTO goose_db_version (version_id, is_applied) VALUES (9, 1)`); err != nil {
+		t.Fatal(err)
+	}
+	_ = bdb.Close()
 	props := filepath.Join(dir, "handlers.properties")
 	_ = os.WriteFile(props, []byte("handler.1.filter = ndesrequest\n"), 0o600)
 	before := dumpDB(t, data)
@@ -196,6 +209,7 @@ func TestNewerSchemaRefusedByEveryCommand(t *testing.T) {
 		{"registration", "approve", "1"},
 		{"registration", "reject", "1"},
 		{"cert", "revoke", "--serial", "01"},
+		{"backup", filepath.Join(dir, "b.db")},
 		{"migrate", "status"},
 		{"migrate", "up"},
 	} {
@@ -206,6 +220,15 @@ func TestNewerSchemaRefusedByEveryCommand(t *testing.T) {
 	}
 	if after := dumpDB(t, data); after != before {
 		t.Error("a refused command changed the database")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "b.db")); !errors.Is(err, fs.ErrNotExist) {
+		t.Error("backup of a refused database made a file")
+	}
+	// A backup from the future is not restored.
+	other := newDataFolder(t)
+	code, _, stderr := runCLI(t, testEnv, "restore", backup, "--data", other)
+	if code != 1 || !strings.Contains(stderr, want) || !strings.Contains(stderr, "Nothing was changed.") {
+		t.Errorf("restore of a backup from the future: exit %d, %q; want 1 and %q", code, stderr, want)
 	}
 }
 
