@@ -28,3 +28,21 @@ func (db *DB) SetStoredCSR(ctx context.Context, table string, id int64, csr []by
 func (db *DB) ForgetCSRScrub(ctx context.Context) error {
 	return db.db.WithContext(ctx).Exec(`DELETE FROM meta WHERE key = ?`, keyCSRScrubbed).Error
 }
+
+// SynchronousOfNewConnection returns PRAGMA synchronous as a connection
+// that the pool opens now reports it.
+func (db *DB) SynchronousOfNewConnection(ctx context.Context) (int, error) {
+	sqlDB, err := db.db.DB()
+	if err != nil {
+		return 0, err
+	}
+	sqlDB.SetMaxIdleConns(0) // close the idle ones: the next is new
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	var n int
+	err = conn.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&n)
+	return n, err
+}

@@ -9,13 +9,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/scepgate/scepgate/migrations"
 	"github.com/scepgate/scepgate/model"
 	"gorm.io/driver/postgres"
 	"gorm.io/driver/sqlite"
@@ -28,7 +25,39 @@ type DB struct {
 	db      *gorm.DB
 	dialect string // "sqlite" or "postgres"
 	now     func() time.Time
+	// migrated lists the migrations Open applied.
+	migrated []Migration
 }
+
+// Options say how OpenWith opens a database.
+type Options struct {
+	// Now is the clock; nil means the system clock.
+	Now func() time.Time
+	// Migrate says what to do with migrations the database lacks; the zero
+	// value applies them.
+	Migrate MigrateMode
+	// Synchronous is SQLite's PRAGMA synchronous: "full" (also "", the
+	// default) or "normal". FULL syncs the write-ahead log at every commit,
+	// so a certificate already sent to a device survives a power loss;
+	// NORMAL saves that fsync and may lose the last commits on power loss
+	// (never on a crash of the process). PostgreSQL ignores it.
+	Synchronous string
+}
+
+// MigrateMode says what Open does with migrations a database lacks. Every
+// mode refuses a database whose schema is newer than this binary's.
+type MigrateMode int
+
+const (
+	// MigrateApply applies them: serve and the commands that change data.
+	MigrateApply MigrateMode = iota
+	// MigrateRefuse applies none and refuses a database that lacks some:
+	// read-only commands.
+	MigrateRefuse
+	// MigrateNone applies none and opens the database as it is, behind or
+	// current: backup, restore's checks, migrate status and migrate up.
+	MigrateNone
+)
 
 // Open opens the database named by dsn, applies pending migrations and,
 // once per database, clears the requests stored before they were stored
@@ -39,23 +68,42 @@ type DB struct {
 // now is the clock (nil: the system clock); times are stored in UTC with
 // microsecond precision so both databases round-trip them exactly.
 func Open(ctx context.Context, dsn string, now func() time.Time) (*DB, error) {
+	return OpenWith(ctx, dsn, Options{Now: now})
+}
+
+// OpenWith opens the database named by dsn as Open does, as o says. With a
+// mode other than MigrateApply it creates nothing: a SQLite file must
+// exist, and no table is made.
+func OpenWith(ctx context.Context, dsn string, o Options) (*DB, error) {
+	now := o.Now
 	if now == nil {
 		now = time.Now
 	}
 	clock := func() time.Time { return now().UTC().Truncate(time.Microsecond) }
 	var dialector gorm.Dialector
 	dialect := "sqlite"
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+	if IsPostgres(dsn) {
 		dialect = "postgres"
 		dialector = postgres.Open(dsn)
 	} else {
-		if err := createPrivateFile(dsn); err != nil {
+		sync, err := sqliteSynchronous(o.Synchronous)
+		if err == nil && o.Migrate == MigrateApply {
+			err = createPrivateFile(dsn)
+		}
+		if err != nil {
 			return nil, err
 		}
 		// WAL lets readers run beside the writer; immediate transactions take
 		// the write lock up front so that two writers queue on the busy
 		// timeout instead of failing to upgrade a read lock.
-		dialector = sqlite.Open("file:" + dsn + "?_journal_mode=WAL&_foreign_keys=on&_busy_timeout=15000&_txlock=immediate&_synchronous=NORMAL")
+		q := "?_journal_mode=WAL&_foreign_keys=on&_busy_timeout=15000&_txlock=immediate&_synchronous=" + sync
+		if o.Migrate != MigrateApply {
+			if _, err := os.Stat(dsn); err != nil {
+				return nil, model.Errorf(model.ENOTFOUND, "There is no SQLite database at %s. Check --database and --data; a new one is made by a command that changes something, such as scepgate serve.", dsn)
+			}
+			q += "&mode=rw" // never create the file
+		}
+		dialector = sqlite.Open("file:" + dsn + q)
 	}
 	g, err := gorm.Open(dialector, &gorm.Config{
 		TranslateError:         true,
@@ -81,13 +129,15 @@ func Open(ctx context.Context, dsn string, now func() time.Time) (*DB, error) {
 		return nil, fmt.Errorf("open %s database: %w", dialect, err)
 	}
 	db := &DB{db: g, dialect: dialect, now: clock}
-	if err := db.migrate(ctx); err != nil {
+	if err := db.checkSchema(ctx, o.Migrate); err != nil {
 		_ = sqlDB.Close()
 		return nil, err
 	}
-	if err := db.scrubStoredCSRs(ctx); err != nil {
-		_ = sqlDB.Close()
-		return nil, err
+	if o.Migrate == MigrateApply {
+		if err := db.scrubStoredCSRs(ctx); err != nil {
+			_ = sqlDB.Close()
+			return nil, err
+		}
 	}
 	return db, nil
 }
@@ -109,6 +159,47 @@ func createPrivateFile(path string) error {
 	return f.Close()
 }
 
+// IsPostgres reports whether dsn names a PostgreSQL database rather than a
+// SQLite file.
+func IsPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// sqliteSynchronous returns the PRAGMA synchronous value for setting s.
+func sqliteSynchronous(s string) (string, error) {
+	switch strings.ToLower(s) {
+	case "", "full":
+		return "FULL", nil
+	case "normal":
+		return "NORMAL", nil
+	}
+	return "", model.Errorf(model.EINVALID, "The SQLite synchronous setting must be full or normal, not %q.", s)
+}
+
+// checkSchema refuses a database newer than this binary and, as mode says,
+// applies the migrations it lacks or refuses it for lacking them.
+func (db *DB) checkSchema(ctx context.Context, mode MigrateMode) error {
+	if mode == MigrateApply {
+		applied, err := db.Migrate(ctx)
+		db.migrated = applied
+		return err
+	}
+	s, err := db.Schema(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.newerErr(); err != nil {
+		return err
+	}
+	if p := s.Pending(); mode == MigrateRefuse && len(p) > 0 {
+		return model.Errorf(model.ECONFLICT, "This database is at schema %d; this scepgate needs schema %d. Run scepgate migrate up (or serve) first.", s.Version, s.Known)
+	}
+	return nil
+}
+
+// Migrated returns the migrations that Open applied, oldest first.
+func (db *DB) Migrated() []Migration { return db.migrated }
+
 // Close closes the database.
 func (db *DB) Close() error {
 	sqlDB, err := db.db.DB()
@@ -120,54 +211,6 @@ func (db *DB) Close() error {
 
 // Now returns the store's clock reading, as it stores it.
 func (db *DB) Now() time.Time { return db.now() }
-
-// migrate applies, in order and each in its own transaction, the embedded
-// migrations not yet recorded in schema_migrations.
-func (db *DB) migrate(ctx context.Context) error {
-	g := db.db.WithContext(ctx)
-	if err := g.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-		name       TEXT PRIMARY KEY,
-		applied_at TEXT NOT NULL
-	)`).Error; err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
-	}
-	names, err := fs.Glob(migrations.FS, db.dialect+"/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		base := path.Base(name)
-		sql, err := fs.ReadFile(migrations.FS, name)
-		if err != nil {
-			return err
-		}
-		err = g.Transaction(func(tx *gorm.DB) error {
-			if db.dialect == "postgres" {
-				// Instances starting together take turns.
-				if err := tx.Exec(`SELECT pg_advisory_xact_lock(8894)`).Error; err != nil {
-					return err
-				}
-			}
-			var n int64
-			if err := tx.Raw(`SELECT COUNT(*) FROM schema_migrations WHERE name = ?`, base).Scan(&n).Error; err != nil {
-				return err
-			}
-			if n > 0 {
-				return nil
-			}
-			if err := tx.Exec(string(sql)).Error; err != nil {
-				return err
-			}
-			return tx.Exec(`INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`,
-				base, db.now().Format(time.RFC3339)).Error
-		})
-		if err != nil {
-			return fmt.Errorf("migration %s: %w", base, err)
-		}
-	}
-	return nil
-}
 
 // translate turns gorm errors into model errors.
 func translate(err error, what string) error {

@@ -130,7 +130,7 @@ window, and its CRL stays published.`,
 }
 
 func runCAShow(ctx context.Context, cl *cli) error {
-	e, err := cl.open(ctx)
+	e, err := cl.openReadOnly(ctx)
 	if err != nil {
 		return err
 	}

@@ -25,11 +25,13 @@ type dataFolder struct {
 	dsn    string // the database: --database, or DIR/scepgate.db
 	sqlite bool   // dsn names a SQLite file rather than a PostgreSQL server
 	keyEnv string // SCEPGATE_MASTER_KEY, which replaces DIR/master.key
+	// synchronous is SQLite's PRAGMA synchronous (--sqlite-synchronous).
+	synchronous string
 }
 
 // folder returns the data folder and database the common flags name.
 func (cl *cli) folder() dataFolder {
-	d := dataFolder{dir: cl.common.data, dsn: cl.common.database, keyEnv: cl.getenv("SCEPGATE_MASTER_KEY")}
+	d := dataFolder{dir: cl.common.data, dsn: cl.common.database, keyEnv: cl.getenv("SCEPGATE_MASTER_KEY"), synchronous: cl.common.synchronous}
 	if d.dsn == "" {
 		d.dsn = filepath.Join(d.dir, dbFile)
 	}

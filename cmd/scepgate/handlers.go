@@ -73,7 +73,7 @@ prints the current choice.`,
 }
 
 func runHandlersList(ctx context.Context, cl *cli) error {
-	e, err := cl.open(ctx)
+	e, err := cl.openReadOnly(ctx)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/scepgate/scepgate/store"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -62,18 +63,27 @@ type cli struct {
 
 // commonFlags are the flags every command takes.
 type commonFlags struct {
-	data     string
-	database string
+	data        string
+	database    string
+	synchronous string // SQLite's PRAGMA synchronous: full or normal
 }
 
 // open opens the initialised data folder the common flags name (see
 // open), and logs to standard error as the log flags say.
 func (cl *cli) open(ctx context.Context) (*env, error) {
+	return cl.openMode(ctx, store.MigrateApply)
+}
+
+// openMode opens the data folder as open does, migrating as mode says.
+func (cl *cli) openMode(ctx context.Context, mode store.MigrateMode) (*env, error) {
 	log, err := logger(cl.stderr, cl.logging)
 	if err != nil {
 		return nil, err
 	}
-	return open(ctx, cl.folder(), log)
+	if _, err := storeOptions(cl.common, mode); err != nil {
+		return nil, err
+	}
+	return open(ctx, cl.folder(), mode, log)
 }
 
 const rootLong = `scepgate is a SCEP gateway with a built-in certificate authority,
@@ -119,6 +129,7 @@ func newRootCmd(cl *cli) *cobra.Command {
 	cl.envString(pf, &cl.common.database, envFlag{name: "database", env: "SCEPGATE_DATABASE", shownDef: "the SQLite file DATA/scepgate.db",
 		help: "database: a SQLite file path or a postgres:// URL"})
 	cl.addLogFlags(pf)
+	cl.addStoreFlags(pf)
 	root.AddCommand(
 		newInitCmd(cl),
 		newServeCmd(cl),
@@ -128,6 +139,9 @@ func newRootCmd(cl *cli) *cobra.Command {
 		newCertCmd(cl),
 		newTokenCmd(cl),
 		newVersionCmd(cl),
+		newBackupCmd(cl),
+		newRestoreCmd(cl),
+		newMigrateCmd(cl),
 	)
 	return root
 }

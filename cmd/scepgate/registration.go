@@ -134,7 +134,7 @@ func runRegistrationAdd(ctx context.Context, cl *cli, f registrationAddFlags) er
 }
 
 func runRegistrationPending(ctx context.Context, cl *cli) error {
-	e, err := cl.open(ctx)
+	e, err := cl.openReadOnly(ctx)
 	if err != nil {
 		return err
 	}

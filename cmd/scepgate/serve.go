@@ -15,6 +15,7 @@ import (
 	"github.com/scepgate/scepgate/enroll"
 	"github.com/scepgate/scepgate/handlers"
 	"github.com/scepgate/scepgate/model"
+	"github.com/scepgate/scepgate/store"
 	"github.com/scepgate/scepgate/web"
 	"github.com/spf13/cobra"
 )
@@ -164,7 +165,7 @@ func runServe(ctx context.Context, cl *cli, f serveFlags) error {
 			return err
 		}
 	}
-	e, err := open(ctx, d, log)
+	e, err := open(ctx, d, store.MigrateApply, log)
 	if err != nil {
 		return err
 	}

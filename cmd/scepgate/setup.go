@@ -33,10 +33,11 @@ type env struct {
 }
 
 // open opens an initialised data folder: its master key (DIR/master.key,
-// or SCEPGATE_MASTER_KEY), its database, migrated to this version, and the
-// CA and RA. It creates nothing: a folder that is missing, empty, partial
-// or not scepgate's is refused with a message that says what to run.
-func open(ctx context.Context, d dataFolder, log *slog.Logger) (*env, error) {
+// or SCEPGATE_MASTER_KEY), its database, migrated to this version as mode
+// says (see store.MigrateMode), and the CA and RA. It creates nothing: a
+// folder that is missing, empty, partial or not scepgate's is refused with
+// a message that says what to run.
+func open(ctx context.Context, d dataFolder, mode store.MigrateMode, log *slog.Logger) (*env, error) {
 	f, err := d.look()
 	if err != nil {
 		return nil, err
@@ -48,9 +49,12 @@ func open(ctx context.Context, d dataFolder, log *slog.Logger) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := store.Open(ctx, d.dsn, nil)
+	db, err := store.OpenWith(ctx, d.dsn, store.Options{Migrate: mode, Synchronous: d.synchronous})
 	if err != nil {
 		return nil, err
+	}
+	for _, m := range db.Migrated() {
+		log.Info("applied migration", "name", m.Name)
 	}
 	e := &env{db: db, mk: mk, log: log}
 	caRow, raRow, err := db.ActiveAuthorities(ctx)
@@ -149,7 +153,7 @@ func initialise(ctx context.Context, d dataFolder, o initOptions, getenv func(st
 		log.Info("creating SQLite database", "path", d.dsn)
 		made = append(made, d.dsn, d.dsn+"-wal", d.dsn+"-shm")
 	}
-	db, err = store.Open(ctx, d.dsn, nil)
+	db, err = store.OpenWith(ctx, d.dsn, store.Options{Synchronous: d.synchronous})
 	if err != nil {
 		return err
 	}

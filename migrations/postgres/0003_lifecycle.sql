@@ -1,3 +1,4 @@
+-- +goose Up
 -- Renewal, approval, idempotent retries, revocation and CRLs.
 ALTER TABLE token_procedures ADD COLUMN renewal_window_days INTEGER NOT NULL DEFAULT 30;
 ALTER TABLE token_procedures ADD COLUMN supersede_on_renewal BOOLEAN NOT NULL DEFAULT TRUE;

@@ -1,3 +1,4 @@
+-- +goose Up
 -- One certificate per SCEP transaction: a retry finds it by this index, and
 -- a second certificate for the same transaction cannot be stored.
 DROP INDEX certificates_transaction;

@@ -1,3 +1,4 @@
+-- +goose Up
 -- Attempts at the doors that take passwords (portal sign-in, NDES
 -- credentials, SCEP challenge passwords), counted before each password is
 -- checked, so that every instance sharing the database sees the same

@@ -1,3 +1,4 @@
+-- +goose Up
 -- Bearer tokens of the JSON API: only a keyed hash of each token is stored.
 -- A revoked token keeps its row, for the audit trail; its name may be used
 -- again.

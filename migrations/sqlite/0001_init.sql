@@ -1,3 +1,4 @@
+-- +goose Up
 CREATE TABLE meta (
 	key   TEXT PRIMARY KEY,
 	value TEXT NOT NULL

@@ -1,3 +1,4 @@
+-- +goose Up
 -- Portal sign-ins: the id stays in the browser, only its SHA-256 is stored.
 CREATE TABLE sessions (
 	id_hash      TEXT PRIMARY KEY,

@@ -1,3 +1,4 @@
+-- +goose Up
 -- Each CRL records the revocation sequence it was built at (meta key
 -- revocation_sequence, bumped by every transaction that revokes), so that a
 -- CRL is current exactly while nothing has been revoked since; comparing
