@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/scepgate/scepgate/pki"
+	"github.com/scepgate/scepgate/store"
 	"github.com/spf13/cobra"
 )
 
@@ -67,6 +68,13 @@ func runInit(ctx context.Context, cl *cli, f initFlags) error {
 	if err := checkPublicURL(f.publicURL); err != nil {
 		return err
 	}
+	log, err := logger(cl.stderr, cl.logging)
+	if err != nil {
+		return err
+	}
+	if _, err := storeOptions(cl.common, store.MigrateApply); err != nil {
+		return err
+	}
 	d := cl.folder()
 	if err := makeFolder(d); err != nil {
 		return err
@@ -76,10 +84,6 @@ func runInit(ctx context.Context, cl *cli, f initFlags) error {
 		return err
 	}
 	defer lock.release()
-	log, err := logger(cl.stderr, cl.logging)
-	if err != nil {
-		return err
-	}
 	return initialise(ctx, d, initOptions{caKeyType: f.caKey, raNames: raNames(f.publicURL), signInURL: f.publicURL, serveHint: true},
 		cl.getenv, cl.stdout, log)
 }

@@ -56,7 +56,7 @@ func TestMetricsListen(t *testing.T) {
 func TestServeJSONLogsAndMetricsOnMain(t *testing.T) {
 	addr := proctest.FreeAddr(t)
 	p := proctest.Start(t, []string{"SCEPGATE_METRICS=true", "SCEPGATE_LOG_FORMAT=json"}, scepgateBin,
-		"serve", "--data", filepath.Join(t.TempDir(), "data"), "--listen", addr)
+		"serve", "--init", "--data", filepath.Join(t.TempDir(), "data"), "--listen", addr)
 	url := "http://" + addr
 	if err := p.WaitHTTP(url+"/healthz", `"msg":"listening"`, 60*time.Second); err != nil {
 		t.Fatal(err)
@@ -97,9 +97,9 @@ func TestServeJSONLogsAndMetricsOnMain(t *testing.T) {
 func TestLogFlags(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	env := map[string]string{"SCEPGATE_ADMIN_PASSWORD": "admin-password-1", "SCEPGATE_NDES_PASSWORD": "ndes-password-1"}
-	code, _, stderr := runCLI(t, env, "ca", "show", "--data", data, "--log-format", "json")
+	code, _, stderr := runCLI(t, env, "init", "--data", data, "--log-format", "json")
 	if code != 0 {
-		t.Fatalf("ca show --log-format json: exit %d, stderr %q", code, stderr)
+		t.Fatalf("init --log-format json: exit %d, stderr %q", code, stderr)
 	}
 	lines := strings.Split(strings.TrimSpace(stderr), "\n")
 	for _, line := range lines {
@@ -109,7 +109,7 @@ func TestLogFlags(t *testing.T) {
 		}
 	}
 	if !strings.Contains(stderr, `"msg":"created CA"`) {
-		t.Errorf("first open's log lacks created CA:\n%s", stderr)
+		t.Errorf("init's log lacks created CA:\n%s", stderr)
 	}
 	_, help, _ := runCLI(t, nil, "serve", "--help")
 	for _, want := range []string{"--log-format", "env SCEPGATE_LOG_FORMAT, default text", "env SCEPGATE_LOG_LEVEL, default info",
@@ -134,7 +134,7 @@ func TestLogFlags(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			// A new data folder, so that opening it logs what it creates.
 			data := filepath.Join(t.TempDir(), "data")
-			code, _, stderr := runCLI(t, tt.env, append([]string{"ca", "show", "--data", data}, tt.args...)...)
+			code, _, stderr := runCLI(t, tt.env, append([]string{"init", "--data", data}, tt.args...)...)
 			if code != tt.code {
 				t.Fatalf("exit %d, want %d; stderr %q", code, tt.code, stderr)
 			}

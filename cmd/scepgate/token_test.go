@@ -16,6 +16,7 @@ import (
 func TestTokenCommands(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	env := map[string]string{"SCEPGATE_ADMIN_PASSWORD": "admin-password-1", "SCEPGATE_NDES_PASSWORD": "ndes-password-1"}
+	initData(t, env, data)
 	code, out, stderr := runCLI(t, env, "token", "create", "--name", "jamf-prod", "--role", "helpdesk", "--expires", "720h", "--data", data)
 	if code != 0 {
 		t.Fatalf("token create: exit %d, stderr %q; want 0", code, stderr)
