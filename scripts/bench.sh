@@ -59,7 +59,7 @@ GATE_PORT=$(free_port 18080)
 NDES_PW=bench-ndes-password
 echo "Starting scepgate on 127.0.0.1:$GATE_PORT..."
 SCEPGATE_NDES_PASSWORD=$NDES_PW SCEPGATE_ADMIN_PASSWORD=bench-admin-password \
-	"$BIN/scepgate" serve --data "$WORK/gate" --listen "127.0.0.1:$GATE_PORT" >"$WORK/gate.log" 2>&1 &
+	"$BIN/scepgate" serve --init --data "$WORK/gate" --listen "127.0.0.1:$GATE_PORT" >"$WORK/gate.log" 2>&1 &
 GATE_PID=$!
 PIDS+=("$GATE_PID")
 wait_http "http://127.0.0.1:$GATE_PORT/healthz"
