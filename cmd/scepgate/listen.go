@@ -225,11 +225,11 @@ loop:
 	}
 	log.Info("shutting down")
 	if s.scep != nil {
-		if serr := shutdown(s.scep); err == nil {
+		if serr := shutdown(s.scep, log); err == nil {
 			err = serr
 		}
 	}
-	if serr := shutdown(s.main); err == nil {
+	if serr := shutdown(s.main, log); err == nil {
 		err = serr
 	}
 	if errors.Is(err, http.ErrServerClosed) {

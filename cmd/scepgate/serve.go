@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -248,11 +249,22 @@ func displayAddr(a net.Addr) string {
 	return net.JoinHostPort(host, port)
 }
 
-// shutdown stops srv, letting requests in flight finish for 10 s.
-func shutdown(srv *http.Server) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+// shutdownGrace is how long requests in flight may take to finish once
+// serve is told to stop.
+const shutdownGrace = 10 * time.Second
+
+// shutdown stops srv, letting requests in flight finish for shutdownGrace;
+// then it closes the connections still open (a slow or stalled client), so
+// that a stop is clean whatever the clients do.
+func shutdown(srv *http.Server, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	err := srv.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		log.Warn("closed the connections still open after the grace period", "grace_s", int(shutdownGrace/time.Second), "addr", srv.Addr)
+		return srv.Close()
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
