@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/scepgate/scepgate/model"
+	"github.com/scepgate/scepgate/pki"
 )
 
 // The limits of every field an administrator sets, in one place. Forms
@@ -24,7 +25,7 @@ const (
 	MinNDESPassword      = 8
 	MinChallenge         = 8
 	MaxChallenge         = 255 // PKCS #9 ub-challenge-password
-	MaxCommonName        = 64  // RFC 5280 ub-common-name
+	MaxCommonName        = pki.MaxCommonName
 	MaxDNSName           = 253
 	MaxDNSPatterns       = 100
 	MaxSubjectTemplate   = 512

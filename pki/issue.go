@@ -5,12 +5,14 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/scepgate/scepgate/model"
 )
@@ -217,6 +219,9 @@ func checkCSR(csr *x509.CertificateRequest, p *model.CertificateProcedure, signa
 	if err := checkKey(csr, p); err != nil {
 		return err
 	}
+	if n := utf8.RuneCountInString(csr.Subject.CommonName); n > MaxCommonName {
+		return model.Errorf(model.EINVALID, "The CSR's common name has %d characters; RFC 5280 allows at most %d. Use a shorter name.", n, MaxCommonName)
+	}
 	if csr.Subject.CommonName == "" && len(csr.DNSNames) == 0 && len(csr.EmailAddresses) == 0 && len(csr.IPAddresses) == 0 && len(csr.URIs) == 0 {
 		return model.Errorf(model.EINVALID, "The CSR names no subject: give it a common name or a subject alternative name.")
 	}
@@ -245,8 +250,19 @@ func SubjectFor(csr *x509.CertificateRequest, p *model.CertificateProcedure) ([]
 	if err != nil {
 		return nil, model.Errorf(model.EINVALID, "Certificate procedure %q has a subject template that is not a DN: %s", p.Name, model.ErrorMessage(err))
 	}
+	var name pkix.RDNSequence
+	if _, err := asn1.Unmarshal(der, &name); err == nil {
+		var subject pkix.Name
+		subject.FillFromRDNSequence(&name)
+		if n := utf8.RuneCountInString(subject.CommonName); n > MaxCommonName {
+			return nil, model.Errorf(model.EINVALID, "With certificate procedure %q's subject template the common name would have %d characters; RFC 5280 allows at most %d.", p.Name, n, MaxCommonName)
+		}
+	}
 	return der, nil
 }
+
+// MaxCommonName is RFC 5280's upper bound of a common name (ub-common-name).
+const MaxCommonName = 64
 
 // matchDNS reports whether name matches pattern: equal (any case), or
 // pattern "*.example.com" and name one label under example.com.

@@ -212,6 +212,7 @@ func TestIssue(t *testing.T) {
 		{"fail/usage-not-allowed", csr(rsaKey, "dev", nil, kuExt(x509.KeyUsageDigitalSignature|x509.KeyUsageCertSign)), 0, "keyCertSign"},
 		{"fail/small-rsa", csr(smallKey, "dev", nil, nil), 0, "1024 bits"},
 		{"fail/no-subject", csr(rsaKey, "", nil, nil), 0, "names no subject"},
+		{"fail/common name over 64", csr(rsaKey, strings.Repeat("c", 65), nil, nil), 0, "RFC 5280 allows at most 64"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -279,6 +280,7 @@ func TestProcedureRules(t *testing.T) {
 		{"ok/subject-template", with(func(p *model.CertificateProcedure) { p.SubjectTemplate = "CN={cn} SEG,O=Company" }), csr(rsaKey, "dev7"), "", "CN=dev7 SEG,O=Company"},
 		{"ok/subject-template-escapes-cn", with(func(p *model.CertificateProcedure) { p.SubjectTemplate = "cn={cn} SEG,o=Company" }), csr(rsaKey, "Doe, John"), "", `CN=Doe\, John SEG,O=Company`},
 		{"fail/bad-template", with(func(p *model.CertificateProcedure) { p.SubjectTemplate = "XX=1" }), csr(rsaKey, "dev7"), "subject template", ""},
+		{"fail/template makes the common name over 64", with(func(p *model.CertificateProcedure) { p.SubjectTemplate = "CN={cn} SEG,O=Company" }), csr(rsaKey, strings.Repeat("d", 62)), "would have 66 characters", ""},
 		{"ok/curve-allowed", with(func(p *model.CertificateProcedure) { p.AllowedCurves = "P-384" }), csr(p384, "ec"), "", "CN=ec,O=Device Org"},
 		{"fail/curve-not-allowed", with(func(p *model.CertificateProcedure) { p.AllowedCurves = "P-256" }), csr(p384, "ec"), "P-384 is not allowed", ""},
 	}
