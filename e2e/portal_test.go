@@ -352,6 +352,38 @@ func TestPortalNDESFlow(t *testing.T) {
 	shot(t, ctx, "dashboard")
 	do(t, ctx, "audit log", chromedp.Navigate(base+"/audit"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="audit"]`)))
 	shot(t, ctx, "audit")
+	unlock(t, ctx, base)
+}
+
+// unlock: a wrong sign-in of hd1 shows on hd1's page, and the Unlock
+// button forgets it.
+func unlock(t *testing.T, ctx context.Context, base string) {
+	t.Helper()
+	signOut(t, ctx)
+	do(t, ctx, "wrong password for hd1",
+		chromedp.Navigate(base+"/signin"),
+		chromedp.WaitVisible(chromedp.CSS(byID("username"))),
+		chromedp.SendKeys(chromedp.CSS(byID("username")), "hd1"),
+		chromedp.SendKeys(chromedp.CSS(byID("password")), "not the password"),
+		chromedp.Click(chromedp.CSS(`[data-testid="signin-submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(byID("username"))),
+	)
+	signIn(t, ctx, base, "admin", adminPassword)
+	do(t, ctx, "hd1's page",
+		chromedp.Navigate(base+"/users"),
+		chromedp.Click(`//a[text()="hd1"]`),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="locked"]`)),
+	)
+	if got := text(t, ctx, `[data-testid="locked"]`); !strings.Contains(got, "1 failed sign-ins") {
+		t.Errorf("hd1's sign-in state %q, want the failed sign-in counted", got)
+	}
+	do(t, ctx, "unlock",
+		chromedp.Click(chromedp.CSS(`[data-testid="unlock"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="flash"]`)),
+	)
+	if n := read(t, ctx, "locked after unlock", chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="locked"]').length`)); n != 0 {
+		t.Errorf("after Unlock the page still shows the sign-in state")
+	}
 }
 
 // setSelectByText picks the option of the select sel whose text is text.
