@@ -5,16 +5,15 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/x509"
-	"database/sql"
 	"fmt"
 	"math/big"
-	"net/url"
-	"os"
 	"path/filepath"
 	"sort"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/scepgate/scepgate/internal/testenv"
 
 	"github.com/scepgate/scepgate/enroll"
 	"github.com/scepgate/scepgate/model"
@@ -36,38 +35,7 @@ func TestCRLHoldsEveryRevocation(t *testing.T) {
 // one PostgreSQL database, as two instances share one; it runs when
 // SCEPGATE_TEST_POSTGRES names a server (see scripts/test-postgres.sh).
 func TestCRLHoldsEveryRevocationPostgres(t *testing.T) {
-	admin := os.Getenv("SCEPGATE_TEST_POSTGRES")
-	if admin == "" {
-		t.Skip("SCEPGATE_TEST_POSTGRES is not set; scripts/test-postgres.sh prints a URL")
-	}
-	testCRLRace(t, postgresDatabase(t, admin))
-}
-
-// postgresDatabase creates a database for the test on the server whose
-// maintenance database admin names, drops it afterwards, and returns its URL.
-func postgresDatabase(t *testing.T, admin string) string {
-	t.Helper()
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatalf("SCEPGATE_TEST_POSTGRES: %v", err)
-	}
-	conn, err := sql.Open("pgx", admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	name := fmt.Sprintf("scepgate_enroll_%d", time.Now().UnixNano())
-	if _, err := conn.Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatalf("create test database: %v", err)
-	}
-	t.Cleanup(func() {
-		if c, err := sql.Open("pgx", admin); err == nil {
-			_, _ = c.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-			_ = c.Close()
-		}
-	})
-	u.Path = "/" + name
-	return u.String()
+	testCRLRace(t, testenv.PostgresDSN(t))
 }
 
 func testCRLRace(t *testing.T, dsn string) {

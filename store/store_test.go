@@ -2,13 +2,12 @@ package store_test
 
 import (
 	"context"
-	"database/sql"
-	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/scepgate/scepgate/internal/testenv"
 
 	"github.com/scepgate/scepgate/internal/testclock"
 	"github.com/scepgate/scepgate/model"
@@ -24,32 +23,10 @@ import (
 // ways, so SQLite and PostgreSQL pass the same suite.
 func testDSN(t testing.TB) string {
 	t.Helper()
-	admin := os.Getenv("SCEPGATE_TEST_POSTGRES")
-	if admin == "" {
+	if os.Getenv("SCEPGATE_TEST_POSTGRES") == "" {
 		return filepath.Join(t.TempDir(), "scepgate.db")
 	}
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatalf("SCEPGATE_TEST_POSTGRES: %v", err)
-	}
-	conn, err := sql.Open("pgx", admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	name := fmt.Sprintf("scepgate_test_%d", time.Now().UnixNano())
-	if _, err := conn.Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatalf("create test database: %v", err)
-	}
-	t.Cleanup(func() {
-		c, err := sql.Open("pgx", admin)
-		if err == nil {
-			_, _ = c.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-			_ = c.Close()
-		}
-	})
-	u.Path = "/" + name
-	return u.String()
+	return testenv.PostgresDSN(t)
 }
 
 // openTestDB opens a fresh test database (see testDSN) with a clock the
