@@ -32,33 +32,28 @@ func checkBulk(ids []int64, what string) error {
 // RevokeCertificate does; those revoked already are skipped. It stops at
 // the first error that is not about one certificate's state.
 func (s *Service) RevokeCertificates(ctx context.Context, actor Actor, ids []int64, reason int) (BulkResult, error) {
-	res := BulkResult{Skipped: map[int64]string{}}
-	if err := checkBulk(ids, "certificates"); err != nil {
-		return res, err
-	}
-	for _, id := range ids {
+	return each(ids, "certificates", func(id int64) error {
 		_, err := s.RevokeCertificate(ctx, actor, id, reason)
-		switch model.ErrorCode(err) {
-		case "":
-			res.Done++
-		case model.ECONFLICT, model.ENOTFOUND:
-			res.Skipped[id] = model.ErrorMessage(err)
-		default:
-			return res, err
-		}
-	}
-	return res, nil
+		return err
+	})
 }
 
 // CancelRegistrations cancels each open registration of ids; those no
 // longer open are skipped.
 func (s *Service) CancelRegistrations(ctx context.Context, actor Actor, ids []int64) (BulkResult, error) {
+	return each(ids, "registrations", func(id int64) error { return s.CancelRegistration(ctx, actor, id) })
+}
+
+// each runs do for every id of a bulk action: an id whose thing is gone
+// or no longer in the state do needs is skipped with the reason; any other
+// error stops the action there.
+func each(ids []int64, what string, do func(id int64) error) (BulkResult, error) {
 	res := BulkResult{Skipped: map[int64]string{}}
-	if err := checkBulk(ids, "registrations"); err != nil {
+	if err := checkBulk(ids, what); err != nil {
 		return res, err
 	}
 	for _, id := range ids {
-		err := s.CancelRegistration(ctx, actor, id)
+		err := do(id)
 		switch model.ErrorCode(err) {
 		case "":
 			res.Done++

@@ -208,27 +208,13 @@ func (s *Service) SaveHandler(ctx context.Context, actor Actor, id int64, in Han
 	if h.Format == model.HandlerNDES && in.NDESPassword != "" {
 		detail += "; NDES password set"
 	}
-	if err := s.store.SaveHandlers(ctx, []model.Handler{*h}, actor.audit(action, "handler "+h.Name, detail)); err != nil {
+	// SaveHandlers gives a new handler its id in place.
+	hs := []model.Handler{*h}
+	if err := s.store.SaveHandlers(ctx, hs, actor.audit(action, "handler "+h.Name, detail)); err != nil {
 		return nil, conflictOn(err, "name")
 	}
 	s.changed()
-	if old == nil {
-		return s.findHandlerByName(ctx, h.Name)
-	}
-	return s.store.FindHandler(ctx, id)
-}
-
-func (s *Service) findHandlerByName(ctx context.Context, name string) (*model.Handler, error) {
-	cfg, err := s.store.LoadConfig(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for i := range cfg.Handlers {
-		if cfg.Handlers[i].Name == name {
-			return &cfg.Handlers[i], nil
-		}
-	}
-	return nil, model.Errorf(model.ENOTFOUND, "Handler %q not found.", name)
+	return &hs[0], nil
 }
 
 // SetHandlerEnabled enables or disables handler id. A disabled handler's

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/x509"
 	"net/http"
 
 	"github.com/scepgate/scepgate/pki"
@@ -61,12 +60,7 @@ func (s *Session) GetNextCACert(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var chain []*x509.Certificate
-	for _, c := range certs {
-		if c.IsCA {
-			chain = append(chain, c)
-		}
-	}
+	chain := caCerts(certs)
 	if len(chain) == 0 {
 		return problemf("The GetNextCACert answer holds no CA certificate, only %q.", ra.Subject.String())
 	}

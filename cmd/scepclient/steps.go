@@ -53,12 +53,7 @@ func (s *Session) GetCACert(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var chain []*x509.Certificate
-	for _, c := range certs {
-		if c.IsCA {
-			chain = append(chain, c)
-		}
-	}
+	chain := caCerts(certs)
 	if len(chain) == 0 {
 		return problemf("The server sent no CA certificate for GetCACert, only %q. Ask its administrator to send the CA chain with the RA certificate.", ra.Subject.String())
 	}
@@ -611,4 +606,16 @@ func keyUsageNames(ku x509.KeyUsage) string {
 		}
 	}
 	return strings.Join(out, ", ")
+}
+
+// caCerts returns the CA certificates among certs, in their order: what
+// GetCACert and GetNextCACert send besides the RA.
+func caCerts(certs []*x509.Certificate) []*x509.Certificate {
+	var chain []*x509.Certificate
+	for _, c := range certs {
+		if c.IsCA {
+			chain = append(chain, c)
+		}
+	}
+	return chain
 }

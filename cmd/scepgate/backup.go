@@ -118,11 +118,13 @@ func runRestore(ctx context.Context, cl *cli, file string) error {
 	if err != nil {
 		return err
 	}
-	release, err := holdDataFolder(cl.common.data)
+	// The lock a running server holds: restore refuses while one runs, and
+	// no server starts while it works.
+	lock, err := lockFolder(cl.common.data)
 	if err != nil {
 		return err
 	}
-	defer release()
+	defer lock.release()
 	dir := filepath.Dir(target)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create the database's folder: %w", err)

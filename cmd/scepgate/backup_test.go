@@ -78,13 +78,13 @@ func TestRestoreRefuses(t *testing.T) {
 	}
 
 	// A server holds the data folder's lock: restore waits for nobody.
-	release, err := holdDataFolder(data)
+	lock, err := lockFolder(data)
 	if err != nil {
 		t.Fatal(err)
 	}
 	code, _, stderr := runCLI(t, testEnv, "restore", good, "--data", data)
-	release()
-	if code != 1 || !strings.Contains(stderr, "A scepgate server is running on the data folder "+data) {
+	lock.release()
+	if code != 1 || !strings.Contains(stderr, "is running on the data folder "+data) {
 		t.Errorf("restore while the lock is held: exit %d, %q; want 1 and a refusal", code, stderr)
 	}
 	if after := dumpDB(t, data); after != before {
