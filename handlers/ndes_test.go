@@ -1,4 +1,4 @@
-package handlers
+package handlers_test
 
 import (
 	"bytes"
@@ -15,7 +15,6 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -23,6 +22,9 @@ import (
 	"testing"
 	"time"
 	"unicode/utf16"
+
+	"github.com/scepgate/scepgate/handlers"
+	"github.com/scepgate/scepgate/internal/testenv"
 
 	"github.com/scepgate/scepgate/internal/testclock"
 
@@ -49,7 +51,6 @@ type ndesEnv struct {
 	db     *store.DB
 	mk     *pki.MasterKey
 	svc    *enroll.Service
-	ndes   *NDES
 	echo   *echo.Echo
 	clock  *testclock.Clock
 	logs   *ndesLogBuffer
@@ -80,37 +81,20 @@ const (
 
 func newNDESEnv(t *testing.T, policy model.AttemptPolicy) *ndesEnv {
 	t.Helper()
-	return newNDESEnvChecking(t, policy, PasswordCheckerConfig{})
+	return newNDESEnvChecking(t, policy, handlers.PasswordCheckerConfig{})
 }
 
 // newNDESEnvChecking is newNDESEnv with the password checks of checks;
 // its Compare (bcrypt by default) is counted in ndesEnv.checks.
-func newNDESEnvChecking(t *testing.T, policy model.AttemptPolicy, checks PasswordCheckerConfig) *ndesEnv {
+func newNDESEnvChecking(t *testing.T, policy model.AttemptPolicy, checks handlers.PasswordCheckerConfig) *ndesEnv {
 	t.Helper()
-	ctx := context.Background()
-	// One clock for the store, the service and the handler, starting now
-	// (the CA is made now), moved by the tests.
-	clock := testclock.New(time.Now().UTC().Truncate(time.Microsecond))
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "handlers.db"), clock.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	mk, err := pki.NewMasterKey("0123456789abcdef0123456789abcdef-handlers")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := pki.NewAuthority("p256", "test", time.Now(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caRow, raRow, err := pki.SealAuthority(a, mk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.ReplaceAuthorities(ctx, caRow, raRow, nil); err != nil {
-		t.Fatal(err)
-	}
+	return newNDESEnvWith(t, policy, checks, nil)
+}
+
+// newNDESEnvWith is newNDESEnvChecking that tells observer what the
+// handlers decide.
+func newNDESEnvWith(t *testing.T, policy model.AttemptPolicy, checks handlers.PasswordCheckerConfig, observer handlers.Observer) *ndesEnv {
+	t.Helper()
 	hash := func(pw string) string {
 		h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
 		if err != nil {
@@ -123,7 +107,7 @@ func newNDESEnvChecking(t *testing.T, policy model.AttemptPolicy, checks Passwor
 			NDESUsername: user, NDESPasswordHash: hash(pw), NDESChallengeValidity: "PT15M",
 			NDESPasswordLength: model.DefaultNDESPasswordLength, NDESPasswordCap: cap, NDESByteOrderMark: bom}}
 	}
-	err = db.ApplySeed(ctx, &store.Seed{
+	seed := &store.Seed{
 		CertificateProcedures: []model.CertificateProcedure{{Name: "ndes cert", Format: model.FormatNDESDynamic, KeyUsageMode: model.KeyUsageFromCSR,
 			KeyUsages: "digitalSignature,keyEncipherment", ExtKeyUsages: "clientAuth", ValidityDays: 30, MinRSABits: 2048}},
 		TokenProcedures: []store.SeedTokenProcedure{{TokenProcedure: model.TokenProcedure{Name: "ndes token", StorageProfile: model.StorageProfilePKCS10,
@@ -135,13 +119,8 @@ func newNDESEnvChecking(t *testing.T, policy model.AttemptPolicy, checks Passwor
 			{Handler: model.Handler{Name: "ndesrequest", Filter: "ndesrequest", Format: model.HandlerSCEP, Enabled: true, AllowLegacyCiphers: true}, TokenProcedure: "ndes token"},
 			{Handler: model.Handler{Name: "ndesrequest2", Filter: "ndesrequest2", Format: model.HandlerSCEP, Enabled: true, AllowLegacyCiphers: true}, TokenProcedure: "ndes token"},
 		},
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
-	env := &ndesEnv{db: db, mk: mk, clock: clock, logs: &ndesLogBuffer{}}
-	log := slog.New(slog.NewTextHandler(env.logs, nil))
-	env.svc = enroll.NewService(db, mk, enroll.Options{Logger: log, Now: clock.Now})
+	env := &ndesEnv{logs: &ndesLogBuffer{}}
 	compare := checks.Compare
 	if compare == nil {
 		compare = bcrypt.CompareHashAndPassword
@@ -150,15 +129,17 @@ func newNDESEnvChecking(t *testing.T, policy model.AttemptPolicy, checks Passwor
 		env.checks.Add(1)
 		return compare(hash, pw)
 	}
-	env.ndes = NewNDES(NDESConfig{Service: env.svc, Attempts: db, Policy: policy, Passwords: NewPasswordChecker(checks), Log: log, Now: clock.Now})
-	p := &Protocol{Snapshots: env.svc, SCEP: &SCEP{Service: env.svc, Log: log}, NDES: env.ndes}
-	e := echo.New()
-	e.IPExtractor = echo.ExtractIPDirect()
-	for _, prefix := range ProtocolPrefixes {
-		e.Any(prefix, p.Serve)
-		e.Any(prefix+"/*", p.Serve)
-	}
-	env.echo = e
+	te := testenv.New(t, testenv.Options{
+		// One clock for the store, the service and the handlers, starting
+		// now (the CA is made now), moved by the tests.
+		Start:     time.Now().UTC().Truncate(time.Microsecond),
+		Seed:      seed,
+		Logger:    slog.New(slog.NewTextHandler(env.logs, nil)),
+		Attempts:  model.AttemptPolicies{NDES: policy},
+		Passwords: handlers.NewPasswordChecker(checks),
+		Observer:  observer,
+	})
+	env.db, env.mk, env.svc, env.clock, env.echo = te.DB, te.MasterKey, te.Enroll, te.Clock, te.Echo
 	return env
 }
 
@@ -655,7 +636,7 @@ func TestNDESWrongCredentialsBoundBcrypt(t *testing.T) {
 		return bcrypt.CompareHashAndPassword(hash, pw)
 	}
 	const slots, clients = 2, 16
-	env := newNDESEnvChecking(t, model.DefaultNDESAttempts, PasswordCheckerConfig{Slots: slots, Wait: 10 * time.Millisecond, Compare: slow})
+	env := newNDESEnvChecking(t, model.DefaultNDESAttempts, handlers.PasswordCheckerConfig{Slots: slots, Wait: 10 * time.Millisecond, Compare: slow})
 	var wg sync.WaitGroup
 	var unauthorized, busy atomic.Int32
 	for i := range clients {
@@ -695,7 +676,7 @@ func TestNDESWrongCredentialsBoundBcrypt(t *testing.T) {
 // address: only LockAfter of them get checked.
 func TestNDESConcurrentGuesses(t *testing.T) {
 	policy := model.AttemptPolicy{FreeFailures: 100, LockAfter: 10, LockFor: 5 * time.Minute, Window: 15 * time.Minute}
-	env := newNDESEnvChecking(t, policy, PasswordCheckerConfig{Slots: 4, Wait: 10 * time.Second})
+	env := newNDESEnvChecking(t, policy, handlers.PasswordCheckerConfig{Slots: 4, Wait: 10 * time.Second})
 	var wg sync.WaitGroup
 	for i := range 100 {
 		wg.Go(func() {

@@ -1,16 +1,17 @@
-package handlers
+package handlers_test
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 
-	"github.com/labstack/echo/v4"
+	"github.com/scepgate/scepgate/handlers"
 	"github.com/scepgate/scepgate/model"
 	"github.com/scepgate/scepgate/pki"
 	"github.com/smallstep/scep"
@@ -48,9 +49,8 @@ func (r *recorder) list() []string {
 func TestNDESObserver(t *testing.T) {
 	limits := model.DefaultNDESAttempts
 	limits.FreeFailures, limits.LockAfter = 100, 2
-	env := newNDESEnv(t, limits)
 	rec := &recorder{}
-	env.ndes.observe = rec
+	env := newNDESEnvWith(t, limits, handlers.PasswordCheckerConfig{}, rec)
 	for _, r := range []struct {
 		req  ndesRequest
 		want int
@@ -73,24 +73,23 @@ func TestNDESObserver(t *testing.T) {
 }
 
 // TestNDESLogsThroughRequestLogger checks that the NDES handler writes to
-// the logger its request carries rather than its own.
+// the logger its request carries, the one with the request's id.
 func TestNDESLogsThroughRequestLogger(t *testing.T) {
 	env := newNDESEnv(t, model.DefaultNDESAttempts)
-	var b strings.Builder
-	reqLog := slog.New(slog.NewTextHandler(&b, nil)).With("request_id", "rid-1")
-	env.echo.Pre(func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			c.SetRequest(c.Request().WithContext(WithLog(c.Request().Context(), reqLog)))
-			return next(c)
+	req := httptest.NewRequest(http.MethodGet, "/pgwy/scep/ndeschallenge/", nil)
+	req.SetBasicAuth(ndesTestUser, "wrong")
+	req.Header.Set("X-Request-Id", "rid-1")
+	req.RemoteAddr = "192.0.2.1:40000"
+	env.echo.ServeHTTP(httptest.NewRecorder(), req)
+	for _, line := range strings.Split(env.logs.String(), "\n") {
+		if strings.Contains(line, "ndes credentials refused") {
+			if !strings.Contains(line, "request_id=rid-1") {
+				t.Errorf("the refusal was logged without the request's id: %q", line)
+			}
+			return
 		}
-	})
-	env.do(t, ndesRequest{path: "/pgwy/scep/ndeschallenge/", user: ndesTestUser, pass: "wrong"})
-	if got := b.String(); !strings.Contains(got, "ndes credentials refused") || !strings.Contains(got, "request_id=rid-1") {
-		t.Errorf("request logger got %q, want the refusal with request_id=rid-1", got)
 	}
-	if strings.Contains(env.logs.String(), "ndes credentials refused") {
-		t.Errorf("the handler's own logger got the refusal too: %q", env.logs.String())
-	}
+	t.Errorf("no refusal in the log:\n%s", env.logs.String())
 }
 
 func TestEnrollmentResult(t *testing.T) {
@@ -107,14 +106,14 @@ func TestEnrollmentResult(t *testing.T) {
 		{pki.Reply{Status: scep.FAILURE, FailInfo: scep.BadCertID}, "badCertId"},
 		{pki.Reply{}, "error"},
 	} {
-		if got := EnrollmentResult(c.reply); got != c.want {
-			t.Errorf("EnrollmentResult(%+v) = %q, want %q", c.reply, got, c.want)
+		if got := handlers.EnrollmentResult(c.reply); got != c.want {
+			t.Errorf("handlers.EnrollmentResult(%+v) = %q, want %q", c.reply, got, c.want)
 		}
 	}
 	for typ, want := range map[scep.MessageType]string{scep.PKCSReq: "PKCSReq", scep.RenewalReq: "RenewalReq", scep.CertPoll: "CertPoll",
 		scep.GetCert: "GetCert", scep.GetCRL: "GetCRL", scep.CertRep: "unknown", "999": "unknown", "whatever a client sends": "unknown"} {
-		if got := MessageTypeName(typ); got != want {
-			t.Errorf("MessageTypeName(%q) = %q, want %q", typ, got, want)
+		if got := handlers.MessageTypeName(typ); got != want {
+			t.Errorf("handlers.MessageTypeName(%q) = %q, want %q", typ, got, want)
 		}
 	}
 }
@@ -122,13 +121,13 @@ func TestEnrollmentResult(t *testing.T) {
 func TestLogFrom(t *testing.T) {
 	fallback := slog.New(slog.DiscardHandler)
 	own := slog.New(slog.DiscardHandler).With("a", 1)
-	if got := LogFrom(context.Background(), fallback); got != fallback {
+	if got := handlers.LogFrom(context.Background(), fallback); got != fallback {
 		t.Error("LogFrom without a request logger: want the fallback")
 	}
-	if got := LogFrom(WithLog(context.Background(), own), fallback); got != own {
+	if got := handlers.LogFrom(handlers.WithLog(context.Background(), own), fallback); got != own {
 		t.Error("LogFrom with a request logger: want it")
 	}
-	if LogFrom(context.Background(), nil) == nil {
+	if handlers.LogFrom(context.Background(), nil) == nil {
 		t.Error("LogFrom with no logger at all: want a discarding logger, got nil")
 	}
 }

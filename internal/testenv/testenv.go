@@ -58,6 +58,9 @@ type Options struct {
 	DSN string
 	// Metrics counts what the handlers decide and serves /metrics.
 	Metrics bool
+	// Observer, when set, is told what the handlers decide (instead of the
+	// metrics).
+	Observer handlers.Observer
 	// WebhookHTTP calls the handlers' webhooks (such as the client of an
 	// httptest.NewTLSServer).
 	WebhookHTTP *http.Client
@@ -163,6 +166,9 @@ func start(t testing.TB, o Options, db *store.DB, mk *pki.MasterKey, clk *testcl
 	if o.Metrics {
 		m = web.NewMetrics(web.MetricsConfig{Snapshots: svc, CRLs: db, Now: clk.Now, Log: log})
 		observer = m
+	}
+	if o.Observer != nil {
+		observer = o.Observer
 	}
 	api := &handlers.API{Admin: ops, Store: db, Service: svc, Limiter: &handlers.TokenLimiter{Store: db, Policy: o.Attempts.NDES}, Now: clk.Now, Log: log, Observer: observer}
 	e := web.New(web.Config{
